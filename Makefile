@@ -1,0 +1,49 @@
+# pe-plan: `make test` and `make demo` set up everything on a fresh Debian machine.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+APT_PACKAGES := frr user-mode-linux kmod tcpdump iproute2 iputils-ping
+SEED := examples/layer2
+
+.PHONY: test demo lint typecheck unit system-deps venv schemas bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# Debian packages the integration and lab tests need; installed only when missing, as root.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "Missing Debian packages:$$missing (run as root on Debian to install them)"; fi; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+test: venv system-deps lint typecheck
+	$(BIN)/pytest -ra
+
+demo: venv
+	@echo "== offline demo: the lab (User-Mode Linux) part lands with the lab issue =="
+	$(BIN)/pe-plan validate -f $(SEED)/openpe.yaml
+	$(BIN)/pe-plan show --desired -f $(SEED)/openpe.yaml --node-file $(SEED)/node0.yaml
+	$(BIN)/pe-plan show --desired -f $(SEED)/openpe.yaml --node-file $(SEED)/node1.yaml
+
+schemas: venv
+	$(BIN)/python -m pe_plan.schema schemas
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,172 @@
+"""Load: YAML files and directories into plain documents that remember file and line.
+
+The only stage that reads config files. Every mapping key and every value of a document
+gets a :class:`~pe_plan.errors.Position`, keyed by its dotted path (``spec.neighbors.0``),
+so that validation can point at the exact line. Input is bounded (file size, number of
+nodes after alias expansion) so that hostile YAML fails fast instead of hanging.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+
+from pe_plan.errors import InputError, Position
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_NODES = 200_000
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+class Document(msgspec.Struct, frozen=True):
+    """One YAML document: its data as plain Python values and the position of each path."""
+
+    position: Position
+    data: dict[str, Any]
+    positions: dict[str, Position]
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files as given, directories as their ``*.yaml``/``*.yml`` files in name order."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
+            if not found:
+                raise InputError(
+                    f"{path}: directory has no .yaml or .yml file",
+                    hint="point -f at a YAML file or at a directory that holds some",
+                )
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    return files
+
+
+def load_paths(paths: list[Path]) -> list[Document]:
+    """Every document of every file, in order."""
+    documents: list[Document] = []
+    for file in expand_paths(paths):
+        documents.extend(load_file(file))
+    return documents
+
+
+def load_file(path: Path) -> list[Document]:
+    name = str(path)
+    try:
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise InputError(f"{name}: cannot read: {err.strerror}") from err
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(f"{name}: file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{name}: not UTF-8 text (byte {err.start})") from err
+    return load_text(text, name)
+
+
+def load_text(text: str, name: str) -> list[Document]:
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = err.problem or err.context or "invalid YAML"
+        raise InputError(f"{name}:{line}: YAML syntax error: {problem}") from err
+    except yaml.YAMLError as err:
+        raise InputError(f"{name}: YAML error: {_one_line(str(err))}") from err
+    documents = [_document(node, name) for node in nodes if not _is_empty(node)]
+    if not documents:
+        raise InputError(f"{name}:1: file has no YAML document")
+    return documents
+
+
+def _is_empty(node: yaml.Node | None) -> bool:
+    return node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"))
+
+
+def _document(node: yaml.Node, name: str) -> Document:
+    position = _position(name, node)
+    if not isinstance(node, yaml.MappingNode):
+        kind = "a list" if isinstance(node, yaml.SequenceNode) else "a scalar"
+        raise InputError(
+            f"{position}: document is {kind}, expected a mapping with apiVersion, kind, "
+            "metadata and spec"
+        )
+    builder = _Builder(name)
+    data = builder.build(node, "")
+    if not isinstance(data, dict):  # pragma: no cover - guarded by the isinstance above
+        raise InputError(f"{position}: document is not a mapping")
+    return Document(position=position, data=data, positions=builder.positions)
+
+
+class _Builder:
+    """Turns a composed node tree into Python values, recording positions per path."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.positions: dict[str, Position] = {}
+        self.count = 0
+        # Only scalars go through the loader's constructor (resolving int, bool, null...).
+        self._constructor = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: str) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise InputError(
+                f"{_position(self.name, node)}: document expands to more than {MAX_NODES} "
+                "values (YAML aliases?)"
+            )
+        self.positions[path] = _position(self.name, node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, _join(path, str(i))) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _mapping(self, node: yaml.MappingNode, path: str) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise InputError(
+                    f"{_position(self.name, key_node)}: YAML merge keys (<<) are not supported"
+                )
+            key = self._scalar(key_node)
+            if not isinstance(key, str):
+                raise InputError(
+                    f"{_position(self.name, key_node)}: mapping key {key!r} is not a string"
+                )
+            if key in result:
+                raise InputError(f"{_position(self.name, key_node)}: duplicate key {key!r}")
+            child = _join(path, key)
+            result[key] = self.build(value_node, child)
+            # A key's own line is what users look for, not the line its value starts on.
+            self.positions[child] = _position(self.name, key_node)
+        return result
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise InputError(f"{_position(self.name, node)}: expected a scalar")
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as err:
+            raise InputError(f"{_position(self.name, node)}: {_one_line(str(err))}") from err
+
+
+def _join(path: str, part: str) -> str:
+    return f"{path}.{part}" if path else part
+
+
+def _position(name: str, node: yaml.Node) -> Position:
+    return Position(file=name, line=node.start_mark.line + 1)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
