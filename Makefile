@@ -2,10 +2,10 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
-APT_PACKAGES := frr user-mode-linux kmod tcpdump iproute2 iputils-ping
+APT_PACKAGES := frr user-mode-linux kmod tcpdump iproute2 iputils-ping curl
 SEED := examples/layer2
 
-.PHONY: test demo lint typecheck unit system-deps venv schemas bench clean
+.PHONY: test demo lab lint typecheck system-deps venv schemas bench clean
 
 venv: $(VENV)/.installed
 
@@ -36,11 +36,12 @@ typecheck: venv
 test: venv system-deps lint typecheck
 	$(BIN)/pytest -ra
 
-demo: venv
-	@echo "== offline demo: the lab (User-Mode Linux) part lands with the lab issue =="
-	$(BIN)/pe-plan validate -f $(SEED)/openpe.yaml
-	$(BIN)/pe-plan show --desired -f $(SEED)/openpe.yaml --node-file $(SEED)/node0.yaml
-	$(BIN)/pe-plan show --desired -f $(SEED)/openpe.yaml --node-file $(SEED)/node1.yaml
+# The seed's Layer 2 scenario in User-Mode Linux: pe-plan builds both routers, pods talk.
+demo: venv system-deps
+	$(BIN)/python -m tests.lab demo
+
+lab: venv system-deps
+	$(BIN)/pytest -m lab -ra tests/lab
 
 schemas: venv
 	$(BIN)/python -m pe_plan.schema schemas

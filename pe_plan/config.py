@@ -23,13 +23,14 @@ class Source(msgspec.Struct, frozen=True):
     """Where a resource was declared, with the position of each of its fields.
 
     ``fields`` is keyed by dotted path inside the document (``spec.vrf``,
-    ``spec.neighbors.0.address``).
+    ``spec.neighbors.0.address``); ``api_version`` names the dialect those paths are spelled in.
     """
 
     kind: str
     name: str
     position: Position
     fields: dict[str, Position] = {}
+    api_version: str = ""
 
     @property
     def resource(self) -> str:
@@ -114,6 +115,8 @@ class NodeSettings(msgspec.Struct, frozen=True, kw_only=True):
     cidr: str | None = None
     node_name: str | None = None
     router_namespace: str = DEFAULT_ROUTER_NAMESPACE
+    host_namespace: str | None = None
+    vtep_device: Literal["lound", "lo"] = "lound"
     frr_mode: FrrMode = "managed"
     frr_pathspace: str | None = None
     source: Position | None = None

@@ -13,6 +13,7 @@ import msgspec
 
 from pe_plan.config import Config, L3Vni, Source
 from pe_plan.errors import Position, Problem, ValidationError
+from pe_plan.schema import field_path
 
 
 class L3Addresses(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,18 +96,23 @@ def _l3_addresses(l3: L3Vni, index: int) -> L3Addresses:
 
 
 def derive_problems(config: Config, index: int) -> list[Problem]:
-    """Every CIDR that has no address for this node index."""
+    """Every CIDR that has no address for this node index, at its path in either dialect."""
     problems: list[Problem] = []
 
-    def check(source: Source | None, path: str, cidr: str, offset: int, what: str) -> None:
+    def source_of(kind: str, name: str) -> Source:
+        # A config built in code has no sources; its problems point at the config as a whole.
+        unknown = Source(kind=kind, name=name, position=Position(file="<config>", line=1))
+        return config.sources.get(f"{kind}/{name}", unknown)
+
+    def check(source: Source, field: str, cidr: str, offset: int, what: str) -> None:
         if host(cidr, offset) is not None:
             return
-        position = source.at(path) if source else Position(file="<config>", line=1)
+        path = field_path(source, field)
         size = ipaddress.ip_network(cidr, strict=False).num_addresses
         problems.append(
             Problem(
-                position=position,
-                resource=source.resource if source else "",
+                position=source.at(path),
+                resource=source.resource,
                 field=path,
                 message=(
                     f"node index {index} does not fit {cidr}: the {what} would be address "
@@ -118,14 +124,14 @@ def derive_problems(config: Config, index: int) -> list[Problem]:
 
     underlay = config.underlay
     if underlay is not None:
-        source = config.sources.get(f"Underlay/{underlay.name}")
+        source = source_of("Underlay", underlay.name)
         if underlay.vtep_cidr:
-            check(source, "spec.vtepcidr", underlay.vtep_cidr, index, "VTEP IP")
-        check(source, "spec.routeridcidr", underlay.router_id_cidr, index + 1, "router-id")
+            check(source, "vtep_cidr", underlay.vtep_cidr, index, "VTEP IP")
+        check(source, "router_id_cidr", underlay.router_id_cidr, index + 1, "router-id")
     for l3 in config.l3vnis:
-        source = config.sources.get(f"L3VNI/{l3.name}")
+        source = source_of("L3VNI", l3.name)
         for family, cidr in (("ipv4", l3.local_cidr_ipv4), ("ipv6", l3.local_cidr_ipv6)):
             if cidr is not None:
                 _, host_offset = l3_offsets(cidr, index)
-                check(source, f"spec.localcidr.{family}", cidr, host_offset, "host-side IP")
+                check(source, f"local_cidr_{family}", cidr, host_offset, "host-side IP")
     return problems

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 import msgspec
 
 from pe_plan.config import Config, L2Vni, L3Vni, NodeSettings
-from pe_plan.derive import Derived
+from pe_plan.derive import Derived, derive
+from pe_plan.frr_render import render_frr
 from pe_plan.model import (
     Address,
     BridgePort,
@@ -30,7 +31,6 @@ from pe_plan.model import (
 
 VXLAN_OVERHEAD = 50
 DEFAULT_UNDERLAY_MTU = 1500
-VTEP_DEVICE = "lound"
 ROUTER_SYSCTLS = (
     "net.ipv4.conf.all.forwarding",
     "net.ipv6.conf.all.forwarding",
@@ -67,6 +67,21 @@ def allocate_vrf_tables(vrfs: list[str], existing: Mapping[str, int]) -> dict[st
         tables[vrf] = candidate
         used.add(candidate)
     return tables
+
+
+def desired_node(
+    config: Config,
+    settings: NodeSettings,
+    index: int,
+    facts: NodeFacts,
+    *,
+    hostname: str,
+    secret_salt: str,
+) -> NodeState:
+    """derive → FRR config → objects: everything this node must have."""
+    derived = derive(config, index)
+    frr = render_frr(config, derived, hostname=hostname, secret_salt=secret_salt)
+    return build_desired(config, settings, derived, facts, frr)
 
 
 class _Builder:
@@ -112,9 +127,15 @@ def build_desired(
             )
     vtep_address = None
     if derived.vtep_ip is not None:
-        lound = b.add(Link(namespace="router", name=VTEP_DEVICE, kind="dummy", up=True), netns)
+        device = settings.vtep_device
+        # lo exists with the namespace; lound is a dummy of pe-plan's own.
+        holder = (
+            netns
+            if device == "lo"
+            else b.add(Link(namespace="router", name=device, kind="dummy", up=True), netns)
+        )
         vtep_address = b.add(
-            Address(namespace="router", link=VTEP_DEVICE, cidr=f"{derived.vtep_ip}/32"), lound
+            Address(namespace="router", link=device, cidr=f"{derived.vtep_ip}/32"), holder
         )
 
     veth_mtu = facts.underlay_mtu - VXLAN_OVERHEAD

@@ -18,6 +18,7 @@ from pe_plan.errors import InputError, Position
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 200_000
+MAX_DEPTH = 64
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -82,6 +83,8 @@ def load_text(text: str, name: str) -> list[Document]:
         raise InputError(f"{name}:{line}: YAML syntax error: {problem}") from err
     except yaml.YAMLError as err:
         raise InputError(f"{name}: YAML error: {_one_line(str(err))}") from err
+    except RecursionError as err:
+        raise InputError(f"{name}: YAML nests too deeply") from err
     documents = [_document(node, name) for node in nodes if not _is_empty(node)]
     if not documents:
         raise InputError(f"{name}:1: file has no YAML document")
@@ -117,8 +120,13 @@ class _Builder:
         # Only scalars go through the loader's constructor (resolving int, bool, null...).
         self._constructor = yaml.SafeLoader("")
 
-    def build(self, node: yaml.Node, path: str) -> Any:
+    def build(self, node: yaml.Node, path: str, depth: int = 0) -> Any:
         self.count += 1
+        if depth > MAX_DEPTH:
+            raise InputError(
+                f"{_position(self.name, node)}: YAML nests deeper than {MAX_DEPTH} levels "
+                "(a recursive alias?)"
+            )
         if self.count > MAX_NODES:
             raise InputError(
                 f"{_position(self.name, node)}: document expands to more than {MAX_NODES} "
@@ -126,12 +134,15 @@ class _Builder:
             )
         self.positions[path] = _position(self.name, node)
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
+            return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, _join(path, str(i))) for i, item in enumerate(node.value)]
+            return [
+                self.build(item, _join(path, str(i)), depth + 1)
+                for i, item in enumerate(node.value)
+            ]
         return self._scalar(node)
 
-    def _mapping(self, node: yaml.MappingNode, path: str) -> dict[str, Any]:
+    def _mapping(self, node: yaml.MappingNode, path: str, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -146,7 +157,7 @@ class _Builder:
             if key in result:
                 raise InputError(f"{_position(self.name, key_node)}: duplicate key {key!r}")
             child = _join(path, key)
-            result[key] = self.build(value_node, child)
+            result[key] = self.build(value_node, child, depth + 1)
             # A key's own line is what users look for, not the line its value starts on.
             self.positions[child] = _position(self.name, key_node)
         return result
@@ -158,6 +169,14 @@ class _Builder:
             return self._constructor.construct_object(node, deep=True)
         except yaml.YAMLError as err:
             raise InputError(f"{_position(self.name, node)}: {_one_line(str(err))}") from err
+        except (ValueError, KeyError, AttributeError) as err:
+            # PyYAML's constructors raise these for a value that does not fit its (possibly
+            # implicit) tag: `2020-13-45` looks like a timestamp, `!!int x` is not an int.
+            tag = node.tag.rpartition(":")[2]
+            raise InputError(
+                f"{_position(self.name, node)}: {node.value!r} is not a valid {tag}; quote it "
+                "if it is meant as a string"
+            ) from err
 
 
 def _join(path: str, part: str) -> str:

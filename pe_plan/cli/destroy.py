@@ -1,0 +1,58 @@
+"""``pe-plan destroy``: remove everything pe-plan owns on this node, in reverse order."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pe_plan.cli.apply import progress, report
+from pe_plan.cli.options import (
+    color_wanted,
+    json_option,
+    node_options,
+    node_settings,
+    state_option,
+)
+from pe_plan.cli.run import approve, execute
+from pe_plan.cli.session import Session, prepare
+from pe_plan.config import Config
+from pe_plan.plan_render import render_text
+
+
+@click.command()
+@node_options
+@state_option
+@click.option("--auto-approve", is_flag=True, help="Do not ask (PE_PLAN_AUTO_APPROVE=1 too).")
+@json_option
+@click.option("--no-color", is_flag=True, help="No ANSI colours (NO_COLOR does the same).")
+def destroy(
+    node_index: int | None,
+    node_file: Path | None,
+    state_path: Path,
+    auto_approve: bool,
+    as_json: bool,
+    no_color: bool,
+) -> None:
+    """Remove every object the state says pe-plan owns.
+
+    The underlay NIC goes back to the host namespace with its addresses, the router
+    namespace and the managed FRR instance go last. Same approval, journal and rollback
+    as apply. Objects pe-plan does not own are never touched.
+    """
+    settings = node_settings(node_index, node_file)
+    with Session(settings, state_path, "destroy") as session:
+        prepared = prepare(session, Config(), destroy=True)
+        plan = prepared.plan
+        if not as_json:
+            click.echo(render_text(plan, color=color_wanted(sys.stdout.isatty(), no_color)))
+        if plan.empty:
+            return
+        approve(
+            "Do you really want to destroy everything pe-plan owns here?", auto_approve=auto_approve
+        )
+        steps = execute(
+            session, Config(), prepared, plan, command="destroy", on_step=progress(as_json)
+        )
+    report(as_json, f"Destroy complete! {steps} steps.")

@@ -1,0 +1,67 @@
+"""The journal survives a crash at any byte and blocks every command until recovered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pe_plan.errors import StateError
+from pe_plan.journal import Journal, journal_path, read_journal, refuse_if_pending
+from pe_plan.model import Address
+from pe_plan.operations import DeleteAddress, DeleteLink, SetSysctl
+
+
+def test_entries_are_read_back_in_order(tmp_path: Path) -> None:
+    path = journal_path(tmp_path / "pe-plan.state.json")
+    journal = Journal.begin(path, "apply", "node0")
+    journal.record("link.router.vni110", DeleteLink(namespace="router", name="vni110"))
+    undo = DeleteAddress(address=Address(namespace="router", link="lound", cidr="1.2.3.4/32"))
+    journal.record("address.router.lound.1.2.3.4/32", undo)
+    journal.close()
+    pending = read_journal(path)
+    assert pending.header.command == "apply"
+    assert [e.seq for e in pending.entries] == [1, 2]
+    assert pending.entries[1].undo == undo
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    journal = Journal.begin(path, "apply", "node0")
+    journal.record("sysctl.router.x", SetSysctl(namespace="router", key="x", value="0"))
+    journal.close()
+    with path.open("ab") as stream:
+        stream.write(b'{"type":"undo","seq":2,"act')
+    assert len(read_journal(path).entries) == 1
+
+
+def test_a_corrupt_middle_line_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    Journal.begin(path, "apply", "node0").close()
+    with path.open("ab") as stream:
+        stream.write(b"garbage\n")
+        stream.write(
+            b'{"type":"undo","seq":2,"action":"a","undo":{"type":"stop_frr","pathspace":"p"}}\n'
+        )
+    with pytest.raises(StateError, match="journal is corrupt"):
+        read_journal(path)
+
+
+def test_a_pending_journal_stops_commands(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    Journal.begin(path, "apply", "node0").close()
+    with pytest.raises(StateError, match="interrupted `pe-plan apply`") as info:
+        refuse_if_pending(path)
+    assert info.value.hint is not None
+    assert "pe-plan recover" in info.value.hint
+    with pytest.raises(StateError):
+        Journal.begin(path, "apply", "node0")
+
+
+def test_finish_removes_the_journal(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    journal = Journal.begin(path, "destroy", "node0")
+    journal.finish()
+    assert not path.exists()
+    refuse_if_pending(path)
