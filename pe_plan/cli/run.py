@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 import click
 import msgspec
 
-from pe_plan.apply import BackendRunner, Executor, StepDone
+from pe_plan.apply import BackendRunner, Executor, Runner, StepDone
 from pe_plan.cli.session import Prepared, Session
 from pe_plan.config import Config
 from pe_plan.errors import PePlanError
@@ -69,6 +69,7 @@ def execute(
     *,
     command: str,
     on_step: Callable[[StepDone], None],
+    wrap_runner: Callable[[Runner], Runner] = lambda runner: runner,
 ) -> int:
     """Run ``plan`` transactionally and record the result; returns the number of steps."""
     desired = prepared.desired
@@ -104,8 +105,11 @@ def execute(
 
     journal = Journal.begin(session.journal, command, session.node.name)
     managed = session.managed
-    runner = BackendRunner(
-        session.kernel, session.vtysh, (lambda _: managed) if managed is not None else None
+    # wrap_runner lets fault-injection tests fail or stop a chosen write.
+    runner = wrap_runner(
+        BackendRunner(
+            session.kernel, session.vtysh, (lambda _: managed) if managed is not None else None
+        )
     )
     executor = Executor(
         runner,

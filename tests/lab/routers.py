@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Protocol
 
-from tests.lab.shell import Completed, Shell, in_netns
+from tests.lab.shell import Completed, Shell
 from tests.lab.topology import Node
 
 APPLY_TIMEOUT = 300.0
@@ -39,11 +39,17 @@ def pe_plan_argv(verb: str, *, config: Path, node_file: Path, state: Path) -> li
 
 
 def node_file_text(node: Node) -> str:
-    """The node file: its index, and a router namespace of its own (netns names are global)."""
+    """The node file: its index, and a router namespace of its own (netns names are global).
+
+    ``hostNamespace`` names the node's host namespace: pe-plan runs in the guest's root
+    namespace and treats that one as the host. Run under ``ip netns exec``, the router
+    namespace it creates would be named only inside that command's mount namespace.
+    """
     return (
         f"nodeIndex:\n  index: {node.index}\n"
         f"nodeName: {node.host_ns}\n"
         f"routerNamespace: {node.router_ns}\n"
+        f"hostNamespace: {node.host_ns}\n"
     )
 
 
@@ -61,7 +67,7 @@ class RouterSetup(Protocol):
 
 
 class PePlanRouters:
-    """The real thing: pe-plan run inside each node's host namespace."""
+    """The real thing: pe-plan run for each node, its host namespace named in the node file."""
 
     name = "pe-plan"
 
@@ -95,4 +101,4 @@ class PePlanRouters:
             node_file=self.node_file(node),
             state=self.state(node),
         )
-        return self._shell.run(in_netns(node.host_ns, argv), check=False, timeout=APPLY_TIMEOUT)
+        return self._shell.run(argv, check=False, timeout=APPLY_TIMEOUT)
