@@ -201,7 +201,7 @@ def make_plan(
     _refuse_missing_nics(wanted, have)
     _refuse_conflicts(wanted, have, owned)
     _refuse_unknown_targets(targets, wanted, owned)
-    drift = _drift(owned, have)
+    drift = drift_of(owned, have)
     gone = "destroy requested" if destroy else "not in the configuration"
     decisions = _decide(wanted, have, owned, {d.address: d for d in drift}, gone)
     caused = _cascade(decisions, wanted, have)
@@ -381,7 +381,8 @@ def _describe(obj: Object) -> str:
 # -- decisions --------------------------------------------------------------------------
 
 
-def _drift(owned: Mapping[str, Object], have: Mapping[str, Object]) -> tuple[Drift, ...]:
+def drift_of(owned: Mapping[str, Object], have: Mapping[str, Object]) -> tuple[Drift, ...]:
+    """Objects pe-plan owns that were changed or deleted outside it (by address)."""
     drift = []
     for address, old in sorted(owned.items()):
         current = have.get(address)

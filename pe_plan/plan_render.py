@@ -43,13 +43,7 @@ _CONTEXT_SEPARATOR = " \u203a "
 def render_text(plan: Plan, *, color: bool = False) -> str:
     """The plan as people read it (``color`` adds ANSI colours to the action symbols)."""
     out = _Text(color=color)
-    if plan.drift:
-        out.line("Objects have changed outside pe-plan")
-        out.line()
-        out.line("pe-plan detected these changes made outside pe-plan since it last applied:")
-        out.line()
-        for drift in plan.drift:
-            out.drift(drift)
+    _drift_section(out, plan.drift)
     if plan.targets:
         out.line(
             f"Warning: targeting is in effect: only {', '.join(plan.targets)} and what it "
@@ -77,6 +71,26 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         f"Plan: {summary.add} to add, {summary.change} to change, {summary.destroy} to destroy."
     )
     return out.text()
+
+
+def render_drift(drift: Sequence[Drift], *, color: bool = False) -> str:
+    """``pe-plan refresh``: the drift section alone, or a line saying there is none."""
+    if not drift:
+        return "No changes outside pe-plan: the node matches the state.\n"
+    out = _Text(color=color)
+    _drift_section(out, drift)
+    return out.text()
+
+
+def _drift_section(out: _Text, drift: Sequence[Drift]) -> None:
+    if not drift:
+        return
+    out.line("Objects have changed outside pe-plan")
+    out.line()
+    out.line("pe-plan detected these changes made outside pe-plan since it last applied:")
+    out.line()
+    for item in drift:
+        out.drift(item)
 
 
 def render_json(plan: Plan) -> str:

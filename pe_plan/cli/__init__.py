@@ -15,7 +15,9 @@ import click
 from pe_plan import __version__
 from pe_plan.cli.apply import apply
 from pe_plan.cli.destroy import destroy
+from pe_plan.cli.import_ import import_
 from pe_plan.cli.plan import plan
+from pe_plan.cli.refresh import refresh
 from pe_plan.cli.show import show
 from pe_plan.cli.validate import validate
 from pe_plan.errors import EXIT_ERROR, EXIT_USAGE, PePlanError
@@ -32,7 +34,7 @@ def cli() -> None:
     """
 
 
-for command in (validate, plan, apply, destroy, show):
+for command in (validate, plan, apply, destroy, refresh, import_, show):
     cli.add_command(command)
 
 

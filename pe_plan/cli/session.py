@@ -130,16 +130,21 @@ class Session:
         return index_from_addresses(addresses, settings.cidr, interface)
 
 
-class Prepared(msgspec.Struct, frozen=True):
-    """Everything a planning verb computed, for showing, saving or applying."""
+class Survey(msgspec.Struct, frozen=True):
+    """The node as it is, as pe-plan recorded it, and as the configuration wants it."""
 
     state: State | None
     salt: str
     observed: NodeState
     desired: NodeState
     recorded: NodeState
-    plan: Plan
     inputs_digest: str
+
+
+class Prepared(Survey, frozen=True):
+    """A survey and the plan made from it, for showing, saving or applying."""
+
+    plan: Plan
 
 
 def inputs_digest(config: Config, salt: str) -> str:
@@ -148,14 +153,8 @@ def inputs_digest(config: Config, salt: str) -> str:
     return hashlib.sha256(salt.encode() + b"\0" + encoded).hexdigest()
 
 
-def prepare(
-    session: Session,
-    config: Config,
-    *,
-    destroy: bool = False,
-    targets: tuple[str, ...] = (),
-) -> Prepared:
-    """refresh → derive → desired → plan, against the state pe-plan keeps."""
+def survey(session: Session, config: Config, *, destroy: bool = False) -> Survey:
+    """refresh → derive → desired, next to what the state records."""
     session.refuse_if_interrupted()
     state = session.read_state()
     salt = session.salt(state)
@@ -174,23 +173,34 @@ def prepare(
         objects=resources_from_state(state) if state else {},
         depends_on=depends_on_from_state(state) if state else {},
     )
-    plan = make_plan(
-        desired,
-        observed,
-        recorded,
-        frr_delta=_frr_delta(observed.frr, desired.frr),
-        destroy=destroy,
-        targets=targets,
-    )
-    return Prepared(
+    return Survey(
         state=state,
         salt=salt,
         observed=observed,
         desired=desired,
         recorded=recorded,
-        plan=plan,
         inputs_digest=inputs_digest(config, salt),
     )
+
+
+def prepare(
+    session: Session,
+    config: Config,
+    *,
+    destroy: bool = False,
+    targets: tuple[str, ...] = (),
+) -> Prepared:
+    """The survey, and the plan that takes the node from what it is to what is wanted."""
+    found = survey(session, config, destroy=destroy)
+    plan = make_plan(
+        found.desired,
+        found.observed,
+        found.recorded,
+        frr_delta=_frr_delta(found.observed.frr, found.desired.frr),
+        destroy=destroy,
+        targets=targets,
+    )
+    return Prepared(**msgspec.structs.asdict(found), plan=plan)
 
 
 def _frr_delta(running: FrrConfig | None, desired: FrrConfig | None) -> FrrDelta | None:
