@@ -38,26 +38,31 @@ for command in (validate, plan, apply, destroy, refresh, import_, show):
     cli.add_command(command)
 
 
-def main() -> None:
-    """Entry point of the ``pe-plan`` console script."""
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit status; errors are printed, never raised."""
     try:
-        status = cli.main(standalone_mode=False)
+        status = cli.main(argv, prog_name="pe-plan", standalone_mode=False)
     except PePlanError as err:
         click.echo(f"Error: {err.message}", err=True)
         if err.hint:
             click.echo(f"Hint: {err.hint}", err=True)
-        sys.exit(err.exit_code)
+        return err.exit_code
     except click.UsageError as err:
         err.show()
-        sys.exit(EXIT_USAGE)
+        return EXIT_USAGE
     except click.ClickException as err:
         err.show()
-        sys.exit(EXIT_ERROR)
+        return EXIT_ERROR
     except click.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(EXIT_ERROR)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        return 130
     # Commands report "changes present" and similar outcomes by returning a status.
-    sys.exit(status if isinstance(status, int) else 0)
+    return status if isinstance(status, int) else 0
+
+
+def main() -> None:
+    """Entry point of the ``pe-plan`` console script."""
+    sys.exit(run())
