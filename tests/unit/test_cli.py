@@ -73,15 +73,21 @@ def test_validate_with_an_index_that_does_not_fit() -> None:
     fit = "use a larger CIDR or a smaller node index"
     assert text.splitlines() == [
         "Error: 3 problems found in the configuration",
-        "examples/layer2/openpe.yaml:10: L3VNI/red: spec.localcidr.ipv4: node index 300 does not "
-        "fit 192.169.10.0/24: the host-side IP would be address number 302 of a network of "
-        f"256; {fit}",
-        "examples/layer2/openpe.yaml:31: Underlay/underlay: spec.routeridcidr: node index 300 "
-        "does not fit 10.0.0.0/24: the router-id would be address number 301 of a network of "
-        f"256; {fit}",
-        "examples/layer2/openpe.yaml:33: Underlay/underlay: spec.vtepcidr: node index 300 does "
-        "not fit 100.65.0.0/24: the VTEP IP would be address number 300 of a network of 256; "
-        f"{fit}",
+        (
+            "examples/layer2/openpe.yaml:10: L3VNI/red: spec.localcidr.ipv4: node index 300 "
+            "does not fit 192.169.10.0/24: the host-side IP would be address number 302 of a "
+            f"network of 256; {fit}"
+        ),
+        (
+            "examples/layer2/openpe.yaml:31: Underlay/underlay: spec.routeridcidr: node index 300 "
+            "does not fit 10.0.0.0/24: the router-id would be address number 301 of a network of "
+            f"256; {fit}"
+        ),
+        (
+            "examples/layer2/openpe.yaml:33: Underlay/underlay: spec.vtepcidr: node index 300 does "
+            "not fit 100.65.0.0/24: the VTEP IP would be address number 300 of a network of 256; "
+            f"{fit}"
+        ),
     ]
 
 
