@@ -4,44 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from pe_plan.config import Config, HostMaster, L2Vni, L3Vni, Neighbor, NodeSettings, Underlay
+from pe_plan.config import Config, NodeSettings
 from pe_plan.derive import derive
 from pe_plan.desired import NodeFacts, allocate_vrf_tables, build_desired, gateway_mac
 from pe_plan.model import Address, BridgePort, Link, Vxlan
-
-SEED = Config(
-    underlay=Underlay(
-        name="underlay",
-        asn=64514,
-        vtep_cidr="100.65.0.0/24",
-        nics=("toswitch",),
-        neighbors=(Neighbor(asn=64512, address="192.168.11.2"),),
-    ),
-    l3vnis=(
-        L3Vni(
-            name="red",
-            asn=64514,
-            vni=100,
-            vrf="red",
-            host_asn=64515,
-            local_cidr_ipv4="192.169.10.0/24",
-        ),
-    ),
-    l2vnis=(
-        L2Vni(
-            name="layer2",
-            vni=110,
-            vrf="red",
-            host_master=HostMaster(managed=True, name="br-hs-110"),
-            gateway_ips=("192.170.1.1/24",),
-        ),
-    ),
-)
+from tests.seed import SEED_CONFIG
 
 
 def seed_desired(index: int, facts: NodeFacts | None = None) -> dict[str, object]:
     state = build_desired(
-        SEED, NodeSettings(index=index), derive(SEED, index), facts or NodeFacts(), None
+        SEED_CONFIG,
+        NodeSettings(index=index),
+        derive(SEED_CONFIG, index),
+        facts or NodeFacts(),
+        None,
     )
     return dict(state.objects)
 
@@ -79,7 +55,9 @@ def test_veth_mtu_follows_the_underlay() -> None:
 
 
 def test_dependencies_point_at_existing_objects() -> None:
-    state = build_desired(SEED, NodeSettings(index=0), derive(SEED, 0), NodeFacts(), None)
+    state = build_desired(
+        SEED_CONFIG, NodeSettings(index=0), derive(SEED_CONFIG, 0), NodeFacts(), None
+    )
     for address, needs in state.depends_on.items():
         assert address in state.objects
         for need in needs:

@@ -141,7 +141,7 @@ def example_desired(name: str) -> NodeState:
     assert settings.index is not None
     derived = derive(config, settings.index)
     # A fixed salt keeps the secret digests, and so the golden files, stable.
-    frr = render_frr(config, derived, hostname="node0", secret_salt="golden")  # noqa: S106
+    frr = render_frr(config, derived, hostname="node0", secret_salt="golden")
     return build_desired(config, settings, derived, NodeFacts(), frr)
 
 

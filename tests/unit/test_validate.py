@@ -32,40 +32,11 @@ from pe_plan.model import Link
 from pe_plan.schema import MAX_NAME, MAX_VNI, NAME_PATTERN, field_path
 from pe_plan.validate import index_from_addresses, load_node_file, validate
 from tests.conftest import REPO
+from tests.seed import SEED_CONFIG, SEED_FILE
 
 EXAMPLES = REPO / "examples"
 EXAMPLE_DIRS = sorted(path for path in EXAMPLES.iterdir() if path.is_dir())
-SEED = Path("/work/shared/seed/openpe.yaml")
-
-SEED_CONFIG = Config(
-    underlay=Underlay(
-        name="underlay",
-        asn=64514,
-        vtep_cidr="100.65.0.0/24",
-        nics=("toswitch",),
-        neighbors=(Neighbor(asn=64512, address="192.168.11.2"),),
-    ),
-    l3vnis=(
-        L3Vni(
-            name="red",
-            asn=64514,
-            vni=100,
-            vrf="red",
-            host_asn=64515,
-            local_cidr_ipv4="192.169.10.0/24",
-        ),
-    ),
-    l2vnis=(
-        L2Vni(
-            name="layer2",
-            vni=110,
-            vrf="red",
-            host_master=HostMaster(managed=True, name="br-hs-110"),
-            gateway_ips=("192.170.1.1/24",),
-        ),
-    ),
-)
-
+SEED_COPY = EXAMPLES / "layer2" / "openpe.yaml"
 LEGACY = "apiVersion: openpe.openperouter.github.io/v1alpha1"
 CURRENT = "apiVersion: network.openperouter.io/v1alpha1"
 LEGACY_UNDERLAY = f"""{LEGACY}
@@ -113,16 +84,16 @@ def without_sources(config: Config) -> Config:
 
 
 def test_the_seed_loads_verbatim_to_the_expected_config() -> None:
-    config = validate(load_paths([SEED]))
+    config = validate(load_paths([SEED_COPY]))
     assert without_sources(config) == SEED_CONFIG
     assert sorted(config.sources) == ["L2VNI/layer2", "L3VNI/red", "Underlay/underlay"]
     source = config.sources["L2VNI/layer2"]
-    assert source.fields["spec.l2gatewayip"] == Position(file=str(SEED), line=24)
+    assert source.fields["spec.l2gatewayip"] == Position(file=str(SEED_COPY), line=24)
     assert source.api_version == "openpe.openperouter.github.io/v1alpha1"
 
 
 def test_the_layer2_example_is_the_seed() -> None:
-    assert (EXAMPLES / "layer2" / "openpe.yaml").read_text() == SEED.read_text()
+    assert (EXAMPLES / "layer2" / "openpe.yaml").read_text() == SEED_FILE.read_text()
 
 
 def test_the_current_dialect_example_normalises_like_the_seed() -> None:
