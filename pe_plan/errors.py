@@ -7,6 +7,8 @@ status; no traceback reaches the user for these.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 
 EXIT_OK = 0
@@ -69,6 +71,20 @@ class ValidationError(PePlanError):
 
 class StateError(PePlanError):
     """The state file is unusable (corrupt, foreign, locked); it is never overwritten."""
+
+
+class StateWriteError(StateError):
+    """A new state could not replace the state file.
+
+    ``saved_to`` is the file it was saved to instead, ``None`` when it could be saved
+    nowhere (the message then holds it); ``reason`` is the failed write alone, without what
+    was done about it.
+    """
+
+    def __init__(self, message: str, *, hint: str, reason: str, saved_to: Path | None) -> None:
+        super().__init__(message, hint)
+        self.reason = reason
+        self.saved_to = saved_to
 
 
 class BackendError(PePlanError):

@@ -23,9 +23,14 @@ class DeleteNetns(msgspec.Struct, frozen=True, tag="delete_netns"):
 
 
 class CreateLink(msgspec.Struct, frozen=True, tag="create_link"):
-    """Create ``link`` with all its set attributes (a veth creates its pair)."""
+    """Create ``link`` with all its set attributes (a veth creates its pair).
+
+    ``peer`` is the other leg of a veth as it was, to give back to it: a new pair's other
+    leg is blank (the undo of deleting a leg, which the kernel deleted with it).
+    """
 
     link: Link
+    peer: Link | None = None
 
 
 class DeleteLink(msgspec.Struct, frozen=True, tag="delete_link"):
@@ -67,12 +72,16 @@ class SetSysctl(msgspec.Struct, frozen=True, tag="set_sysctl"):
 
 
 class StartFrr(msgspec.Struct, frozen=True, tag="start_frr"):
+    """Start the ``daemons`` of FRR instance ``pathspace`` inside namespace ``netns``."""
+
     pathspace: str
     netns: str
+    daemons: tuple[str, ...]
 
 
 class StopFrr(msgspec.Struct, frozen=True, tag="stop_frr"):
     pathspace: str
+    daemons: tuple[str, ...]
 
 
 class RestoreFrr(msgspec.Struct, frozen=True, tag="restore_frr"):

@@ -63,6 +63,9 @@ _LINK_FIXED = frozenset({"kind", "vxlan", "vrf_table", "peer", "peer_namespace"}
 
 # Creation order between objects that do not depend on each other (deletes run it
 # backwards). Dependencies always win; this only decides among objects that are ready.
+# Host links (the host bridges veths join) come before veths so that objects of one kind
+# follow each other instead of alternating per VNI: apply sends runs of steps in one batch,
+# and a step that needs a link still queued (its master, its peer) sends the queue first.
 _PHASES = (
     "namespace",
     "frr instance",
@@ -74,8 +77,8 @@ _PHASES = (
     "router bridge",
     "frr config",
     "vxlan",
-    "veth",
     "host link",
+    "veth",
     "address",
 )
 _RANK = {phase: rank for rank, phase in enumerate(_PHASES)}

@@ -15,6 +15,7 @@ config back to the path the user wrote in either dialect.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import sys
 import types
@@ -640,7 +641,7 @@ def check(value: Any, tp: Any, path: str = "") -> list[Finding]:
 def _check_model(value: Any, model: type[Model], path: str) -> list[Finding]:
     if not isinstance(value, dict):
         return [(path, f"expected a mapping, got {show(value)}")]
-    fields = {f.encode_name: f for f in msgspec.structs.fields(model)}
+    fields = _fields(model)
     tag_field = model.__struct_config__.tag_field
     findings: list[Finding] = []
     for key, item in value.items():
@@ -665,6 +666,13 @@ def _check_model(value: Any, model: type[Model], path: str) -> list[Finding]:
         if field.required and name not in value
     )
     return findings
+
+
+@functools.cache
+def _fields(model: type[Model]) -> dict[str, msgspec.structs.FieldInfo]:
+    """A model's fields by their YAML name; cached, because msgspec resolves the string
+    annotations anew on every call (about 0.5 ms a model, 2 s for 1000 VNIs)."""
+    return {f.encode_name: f for f in msgspec.structs.fields(model)}
 
 
 def _check_list(value: Any, tp: Any, meta: msgspec.Meta | None, path: str) -> list[Finding]:

@@ -87,6 +87,9 @@ class StateLock:
             os.ftruncate(fd, 0)
             os.pwrite(fd, msgspec.json.encode(holder) + b"\n", 0)
         except OSError as exc:
+            # Removed while still locked, as release does: a full disk leaves nothing behind.
+            with contextlib.suppress(OSError):
+                path.unlink()
             os.close(fd)
             raise StateError(
                 f"cannot record the lock holder in {path}: {exc.strerror}",
@@ -118,8 +121,15 @@ class StateLock:
             return
         # Removed while still locked, so that nobody can lock this file in between and
         # believe it holds the lock while a newcomer locks a new file of the same name.
-        with contextlib.suppress(FileNotFoundError):
+        try:
             self.path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            # A directory gone read-only: the lock still ends with the descriptor, and with
+            # the holder info emptied the next command does not report a stale holder.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
         os.close(self._fd)
         self._fd = None
 

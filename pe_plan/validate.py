@@ -50,12 +50,28 @@ class _Problems:
     def add(self, source: Source, path: str, message: str) -> None:
         resource = source.resource if source.kind and source.name else source.kind
         self.items.append(
-            Problem(position=source.at(path), resource=resource, field=path, message=message)
+            Problem(
+                position=source.at(path),
+                resource=_printable(resource),
+                field=_printable(path),
+                message=_printable(message),
+            )
         )
 
     def on(self, source: Source, field: str, message: str, index: int = 0) -> None:
         """A problem with a field of the normalised config, at its path in the document."""
         self.add(source, schema.field_path(source, field, index), message)
+
+
+def _printable(text: str) -> str:
+    """``text`` with control and other invisible characters escaped (``\\n``, ``\\u202e``).
+
+    Names and keys come from the user's YAML as they are: a newline in one would split a
+    problem over two lines of the report, or forge a line of its own.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class _Read(msgspec.Struct, frozen=True):

@@ -1,4 +1,8 @@
-"""Shared test switches: ``--update-golden`` rewrites golden files instead of comparing."""
+"""Shared test switches and plugins.
+
+``--update-golden`` rewrites golden files instead of comparing; the reliability report
+(:mod:`tests.reliability.report`) is printed at the end of any run whose tests record into it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.golden_support import Golden
+
+pytest_plugins = ("tests.reliability.report",)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

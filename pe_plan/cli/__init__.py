@@ -17,6 +17,7 @@ from pe_plan.cli.apply import apply
 from pe_plan.cli.destroy import destroy
 from pe_plan.cli.import_ import import_
 from pe_plan.cli.plan import plan
+from pe_plan.cli.recover import recover
 from pe_plan.cli.refresh import refresh
 from pe_plan.cli.show import show
 from pe_plan.cli.validate import validate
@@ -34,7 +35,7 @@ def cli() -> None:
     """
 
 
-for command in (validate, plan, apply, destroy, refresh, import_, show):
+for command in (validate, plan, apply, destroy, recover, refresh, import_, show):
     cli.add_command(command)
 
 

@@ -15,25 +15,22 @@ from pe_plan.cli.options import (
     json_option,
     node_options,
     node_settings,
+    optional_config_option,
     read_config,
     state_option,
 )
 from pe_plan.cli.run import approve, execute
 from pe_plan.cli.session import Session, prepare
 from pe_plan.errors import InputError
+from pe_plan.plan import Plan
 from pe_plan.plan_render import render_text
 from pe_plan.planfile import check_fresh, read_plan
 
 
 @click.command()
 @click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "-f",
-    "--config",
-    "configs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A YAML file or a directory of them (repeatable); a saved plan names its own.",
+@optional_config_option(
+    "A YAML file or a directory of them (repeatable); a saved plan names its own."
 )
 @node_options
 @state_option
@@ -80,13 +77,28 @@ def apply(
             plan = saved.plan
         else:
             plan = prepared.plan
-            if not as_json:
-                click.echo(render_text(plan, color=color_wanted(sys.stdout.isatty(), no_color)))
-            if plan.empty:
+            if not plan_approved(
+                plan,
+                "Do you want to perform these actions?",
+                as_json=as_json,
+                no_color=no_color,
+                auto_approve=auto_approve,
+            ):
                 return
-            approve("Do you want to perform these actions?", auto_approve=auto_approve)
         steps = execute(session, config, prepared, plan, command="apply", on_step=progress(as_json))
     report(as_json, f"Apply complete! {steps} steps; the state is in {state_path}.")
+
+
+def plan_approved(
+    plan: Plan, question: str, *, as_json: bool, no_color: bool, auto_approve: bool
+) -> bool:
+    """Show the plan (unless JSON is wanted) and ask; False when there is nothing to do."""
+    if not as_json:
+        click.echo(render_text(plan, color=color_wanted(sys.stdout.isatty(), no_color)), nl=False)
+    if plan.empty:
+        return False
+    approve(question, auto_approve=auto_approve)
+    return True
 
 
 def progress(as_json: bool) -> Callable[[StepDone], None]:

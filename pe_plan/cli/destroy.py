@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from pe_plan.cli.apply import progress, report
+from pe_plan.cli.apply import plan_approved, progress, report
 from pe_plan.cli.options import (
-    color_wanted,
     json_option,
     node_options,
     node_settings,
     state_option,
 )
-from pe_plan.cli.run import approve, execute
+from pe_plan.cli.run import execute
 from pe_plan.cli.session import Session, prepare
 from pe_plan.config import Config
-from pe_plan.plan_render import render_text
 
 
 @click.command()
@@ -45,13 +42,14 @@ def destroy(
     with Session(settings, state_path, "destroy") as session:
         prepared = prepare(session, Config(), destroy=True)
         plan = prepared.plan
-        if not as_json:
-            click.echo(render_text(plan, color=color_wanted(sys.stdout.isatty(), no_color)))
-        if plan.empty:
+        if not plan_approved(
+            plan,
+            "Do you really want to destroy everything pe-plan owns here?",
+            as_json=as_json,
+            no_color=no_color,
+            auto_approve=auto_approve,
+        ):
             return
-        approve(
-            "Do you really want to destroy everything pe-plan owns here?", auto_approve=auto_approve
-        )
         steps = execute(
             session, Config(), prepared, plan, command="destroy", on_step=progress(as_json)
         )

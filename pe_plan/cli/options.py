@@ -35,6 +35,18 @@ def config_option(func: F) -> F:
     )(func)
 
 
+def optional_config_option(help_text: str) -> Callable[[F], F]:
+    """``-f`` for the verbs that do not always need a config (``apply PLAN``, ``recover``)."""
+    return click.option(
+        "-f",
+        "--config",
+        "configs",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help=help_text,
+    )
+
+
 def node_options(func: F) -> F:
     func = click.option(
         "--node-file",

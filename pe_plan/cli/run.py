@@ -1,9 +1,10 @@
 """What ``apply`` and ``destroy`` share: approval, the transaction, verification, the state.
 
 The sequence is nmstate's: show the plan, get approval, open the journal, execute, verify
-by refreshing and re-planning to zero, and only then record the new state. A failure at
-any point before the state is written leaves the node as it was (the executor undoes it)
-and the state untouched.
+by refreshing and re-planning to zero, record the new state, and only then remove the
+journal. A failure at any point before the state is written leaves the node as it was (the
+executor undoes it) and the state untouched; a state that cannot be written but is saved
+elsewhere keeps the node, which matches it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import click
 import msgspec
 
 from pe_plan.apply import BackendRunner, Executor, Runner, StepDone
+from pe_plan.backends.frr import ManagedFrr
 from pe_plan.cli.session import Prepared, Session
 from pe_plan.config import Config
 from pe_plan.errors import PePlanError
@@ -24,7 +26,7 @@ from pe_plan.journal import Journal
 from pe_plan.model import NodeState, Object
 from pe_plan.plan import Action, Plan, make_plan
 from pe_plan.plan_render import render_text
-from pe_plan.state import adopted_addresses, build_outputs, new_state, record
+from pe_plan.state import State, adopted_addresses, build_outputs, new_state, record
 
 APPROVE_ENV = "PE_PLAN_AUTO_APPROVE"
 
@@ -46,6 +48,25 @@ def approve(question: str, *, auto_approve: bool) -> None:
     answer = click.prompt("  Enter a value", default="", show_default=False)
     if answer.strip() != "yes":
         raise PePlanError("cancelled: the answer was not 'yes'; nothing was changed")
+
+
+def backend_runner(session: Session) -> BackendRunner:
+    """The runner of every write to the node: its kernel, its FRR and, when managed, its daemons."""
+    managed = session.managed
+    if managed is None:
+        return BackendRunner(session.kernel, session.vtysh, None)
+
+    def daemons(pathspace: str, names: tuple[str, ...]) -> ManagedFrr:
+        return ManagedFrr(
+            managed.host, namespace=managed.namespace, pathspace=pathspace, daemons=names
+        )
+
+    return BackendRunner(session.kernel, session.vtysh, daemons)
+
+
+def current_state(session: Session, state: State | None, salt: str) -> State:
+    """The state to derive the next one from: the recorded one, or a new one for the node."""
+    return state or msgspec.structs.replace(new_state(session.node), secret_salt=salt)
 
 
 def owned_after(recorded: Mapping[str, Object], plan: Plan) -> dict[str, Object]:
@@ -103,35 +124,36 @@ def execute(
                 + render_text(again)
             )
 
-    journal = Journal.begin(session.journal, command, session.node.name)
-    managed = session.managed
-    # wrap_runner lets fault-injection tests fail or stop a chosen write.
-    runner = wrap_runner(
-        BackendRunner(
-            session.kernel, session.vtysh, (lambda _: managed) if managed is not None else None
+    def write_state() -> None:
+        prior = current_state(session, prepared.state, prepared.salt)
+        applied = NodeState(
+            objects=owned, depends_on=depends_on, frr=desired.frr if owned else None
         )
+        session.state_file.write(
+            record(
+                prior,
+                applied,
+                node=session.node,
+                inputs_digest=prepared.inputs_digest,
+                outputs=build_outputs(config) if owned else {},
+                adopted=[a for a in adopted_addresses(prior) if a in owned],
+            )
+        )
+
+    journal = Journal.begin(
+        session.journal,
+        command,
+        session.node.name,
+        router_namespace=session.settings.router_namespace,
+        state_serial=prepared.state.serial if prepared.state else None,
     )
     executor = Executor(
-        runner,
+        # wrap_runner lets fault-injection tests fail or stop a chosen write.
+        wrap_runner(backend_runner(session)),
         journal,
         router_ns=session.settings.router_namespace,
         frr_secrets=with_secrets,
         on_step=on_step,
     )
-    executor.run(plan, prepared.observed.objects, verify)
-    prior = prepared.state or msgspec.structs.replace(
-        new_state(session.node), secret_salt=prepared.salt
-    )
-    applied = NodeState(objects=owned, depends_on=depends_on, frr=desired.frr if owned else None)
-    session.state_file.write(
-        record(
-            prior,
-            applied,
-            node=session.node,
-            inputs_digest=prepared.inputs_digest,
-            outputs=build_outputs(config) if owned else {},
-            adopted=[a for a in adopted_addresses(prior) if a in owned],
-        )
-    )
-    journal.finish()
+    executor.run(plan, prepared.observed.objects, verify, write_state)
     return len(plan.actions)

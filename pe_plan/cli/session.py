@@ -88,7 +88,13 @@ class Session:
         self.kernel.close()
 
     def refuse_if_interrupted(self) -> None:
-        refuse_if_pending(self.journal)
+        # recover is the command that deals with the journal (and surveys the node for it).
+        if self.command == "recover":
+            return
+        state = self.read_state()
+        note = refuse_if_pending(self.journal, state.serial if state else None)
+        if note is not None:
+            click.echo(f"Note: {note}", err=True)
 
     def read_state(self) -> State | None:
         return self.state_file.read()

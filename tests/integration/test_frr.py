@@ -7,34 +7,22 @@ happens.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import msgspec
 import pytest
 
-from pe_plan.backends.frr import DAEMON_DIR, LocalHost, ManagedFrr, Vtysh
+from pe_plan.backends.frr import LocalHost, ManagedFrr, Vtysh
 from pe_plan.config import Config, L3Vni, Neighbor
 from pe_plan.errors import BackendError
 from pe_plan.frr_diff import FrrContextDelta, FrrDelta, diff_frr, parse_frr
 from pe_plan.frr_render import mask_secrets
+from tests.integration.conftest import frr_daemons, frr_missing, require
 from tests.unit.test_frr_render import example_config, render
 
 pytestmark = pytest.mark.frr
-
-
-def missing_requirement() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (network namespaces, FRR daemons)"
-    if not (DAEMON_DIR / "zebra").exists() or shutil.which("vtysh") is None:
-        return "needs FRR (apt-get install frr)"
-    if shutil.which("ip") is None:
-        return "needs iproute2"
-    return None
 
 
 class Instance(msgspec.Struct):
@@ -44,11 +32,7 @@ class Instance(msgspec.Struct):
 
 @pytest.fixture
 def frr() -> Iterator[Instance]:
-    missing = missing_requirement()
-    if missing is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"FRR integration tests must run in CI: {missing}")
-        pytest.skip(missing)
+    require(frr_missing())
     namespace = f"pe-frr-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", namespace], check=True)
     host = LocalHost()
@@ -159,19 +143,10 @@ def test_stop_leaves_no_daemon_and_no_socket(frr: Instance) -> None:
     frr.managed.stop()
     assert not frr.managed.running()
     assert not frr.managed.instance_dir.exists()
-    assert not [pid for pid in _pids() if _is_daemon_of(pid, pathspace)]
+    assert not frr_daemons(pathspace)
     with pytest.raises(BackendError, match="is not reachable") as caught:
         frr.vtysh.running_config()
     assert caught.value.hint is not None
     assert f"ip netns exec {frr.managed.namespace}" in caught.value.hint
     frr.managed.start()
     assert frr.vtysh.reachable()
-
-
-def _pids() -> list[int]:
-    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
-
-
-def _is_daemon_of(pid: int, pathspace: str) -> bool:
-    argv = LocalHost().cmdline(pid) or ("",)
-    return argv[0].startswith(str(DAEMON_DIR)) and pathspace in argv

@@ -10,7 +10,6 @@ has neither).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from pe_plan.model import (
     Vxlan,
 )
 from pe_plan.observe import observe
+from tests.integration.conftest import require, root_missing
 
 pytestmark = pytest.mark.netns
 
@@ -198,11 +198,7 @@ def _ip(*argv: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _root() -> None:
-    if os.geteuid() != 0:
-        reason = "needs root to create network namespaces"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI=true, so not skipping")
-        pytest.skip(reason)
+    require(root_missing())
 
 
 @dataclass(frozen=True)

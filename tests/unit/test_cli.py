@@ -116,5 +116,5 @@ def test_password_is_never_shown() -> None:
 def test_help_lists_every_verb() -> None:
     status, text = run("--help")
     assert status == 0
-    for verb in ("validate", "plan", "apply", "destroy", "refresh", "import", "show"):
+    for verb in ("validate", "plan", "apply", "destroy", "recover", "refresh", "import", "show"):
         assert f"  {verb} " in text

@@ -1,0 +1,1 @@
+"""Tests against the host kernel and a real FRR, in throwaway network namespaces."""
