@@ -23,7 +23,7 @@ from pe_plan.plan import Action, Plan, make_plan
 from pe_plan.refresh import node_facts, refresh
 from pe_plan.validate import validate
 from tests.conftest import REPO
-from tests.privileges import require_root
+from tests.integration.conftest import require, root_missing
 
 pytestmark = pytest.mark.netns
 
@@ -34,7 +34,7 @@ def ip(*argv: str) -> None:
 
 @pytest.fixture
 def names() -> Iterator[tuple[str, str]]:
-    require_root("create network namespaces")
+    require(root_missing())
     suffix = uuid.uuid4().hex[:8]
     host, router = f"rf-h-{suffix}", f"rf-r-{suffix}"
     try:

@@ -18,11 +18,14 @@ from pathlib import Path
 import pytest
 
 from pe_plan.state import decode_state
+from tests.integration.conftest import require
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("unshare") is None,
-    reason="needs root and unshare to mount a tmpfs in a private mount namespace",
-)
+
+@pytest.fixture(autouse=True)
+def _can_mount() -> None:
+    needs = "needs root and unshare to mount a tmpfs in a private mount namespace"
+    require(needs if os.geteuid() != 0 or shutil.which("unshare") is None else None)
+
 
 CANNOT_MOUNT = 77
 
@@ -88,7 +91,7 @@ def test_failed_write_is_saved_elsewhere_and_the_state_is_untouched(
         timeout=60,
     )
     if run.returncode == CANNOT_MOUNT:
-        pytest.skip(f"cannot mount a tmpfs here: {run.stderr.strip()}")
+        require(f"cannot mount a tmpfs here: {run.stderr.strip()}")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     errored = fallback / "pe-plan.state.json.errored"
