@@ -11,8 +11,10 @@ import msgspec
 
 from pe_plan.apply import StepDone
 from pe_plan.cli.options import (
+    approve_option,
     color_wanted,
     json_option,
+    no_color_option,
     node_options,
     node_settings,
     optional_config_option,
@@ -34,9 +36,9 @@ from pe_plan.planfile import check_fresh, read_plan
 )
 @node_options
 @state_option
-@click.option("--auto-approve", is_flag=True, help="Do not ask (PE_PLAN_AUTO_APPROVE=1 too).")
+@approve_option
 @json_option
-@click.option("--no-color", is_flag=True, help="No ANSI colours (NO_COLOR does the same).")
+@no_color_option
 def apply(
     plan_file: Path | None,
     configs: tuple[Path, ...],

@@ -8,7 +8,9 @@ import click
 
 from pe_plan.cli.apply import plan_approved, progress, report
 from pe_plan.cli.options import (
+    approve_option,
     json_option,
+    no_color_option,
     node_options,
     node_settings,
     state_option,
@@ -21,9 +23,9 @@ from pe_plan.config import Config
 @click.command()
 @node_options
 @state_option
-@click.option("--auto-approve", is_flag=True, help="Do not ask (PE_PLAN_AUTO_APPROVE=1 too).")
+@approve_option
 @json_option
-@click.option("--no-color", is_flag=True, help="No ANSI colours (NO_COLOR does the same).")
+@no_color_option
 def destroy(
     node_index: int | None,
     node_file: Path | None,

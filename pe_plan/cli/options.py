@@ -71,6 +71,18 @@ def state_option(func: F) -> F:
     )(func)
 
 
+def approve_option(func: F) -> F:
+    return click.option(
+        "--auto-approve", is_flag=True, help="Do not ask (PE_PLAN_AUTO_APPROVE=1 too)."
+    )(func)
+
+
+def no_color_option(func: F) -> F:
+    return click.option(
+        "--no-color", is_flag=True, help="No ANSI colours (NO_COLOR does the same)."
+    )(func)
+
+
 def color_wanted(stream_is_tty: bool, no_color: bool) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
     return stream_is_tty and not no_color and "NO_COLOR" not in os.environ

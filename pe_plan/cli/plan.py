@@ -11,6 +11,7 @@ from pe_plan.cli.options import (
     color_wanted,
     config_option,
     json_option,
+    no_color_option,
     node_options,
     node_settings,
     read_config,
@@ -41,7 +42,7 @@ from pe_plan.planfile import bind_plan, write_plan
     metavar="ADDRESS",
     help="Plan only this object (and what it needs); repeatable.",
 )
-@click.option("--no-color", is_flag=True, help="No ANSI colours (NO_COLOR does the same).")
+@no_color_option
 def plan(
     configs: tuple[Path, ...],
     node_index: int | None,

@@ -19,6 +19,8 @@ import msgspec
 from pe_plan.apply import describe_object, objects_made, undo
 from pe_plan.cli.apply import plan_approved, progress, report
 from pe_plan.cli.options import (
+    approve_option,
+    no_color_option,
     node_options,
     node_settings,
     optional_config_option,
@@ -43,8 +45,8 @@ from pe_plan.state import adopted_addresses, resources_to_state
 @optional_config_option("With --forward: the configuration to finish applying (repeatable).")
 @node_options
 @state_option
-@click.option("--auto-approve", is_flag=True, help="Do not ask (PE_PLAN_AUTO_APPROVE=1 too).")
-@click.option("--no-color", is_flag=True, help="No ANSI colours (NO_COLOR does the same).")
+@approve_option
+@no_color_option
 def recover(
     forward: bool,
     configs: tuple[Path, ...],

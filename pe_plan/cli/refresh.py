@@ -12,6 +12,7 @@ import msgspec
 from pe_plan.cli.options import (
     color_wanted,
     json_option,
+    no_color_option,
     node_options,
     node_settings,
     state_option,
@@ -36,7 +37,7 @@ from pe_plan.state import (
 @click.option("--write", is_flag=True, help="Record what was found in the state file.")
 @json_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when something drifted.")
-@click.option("--no-color", is_flag=True, help="No ANSI colours (NO_COLOR does the same).")
+@no_color_option
 def refresh(
     node_index: int | None,
     node_file: Path | None,
