@@ -14,12 +14,12 @@ from pe_plan.cli.options import (
     read_config,
     state_option,
 )
+from pe_plan.cli.run import current_state
 from pe_plan.cli.session import Session, survey
 from pe_plan.plan import check_import
 from pe_plan.state import (
     adopted_addresses,
     depends_on_from_state,
-    new_state,
     resources_from_state,
     resources_to_state,
 )
@@ -48,9 +48,7 @@ def import_(
     with Session(settings, state_path, "import") as session:
         prepared = survey(session, config)
         obj = check_import(address, prepared.desired, prepared.observed)
-        state = prepared.state or msgspec.structs.replace(
-            new_state(session.node), secret_salt=prepared.salt
-        )
+        state = current_state(session, prepared.state, prepared.salt)
         objects = {**resources_from_state(state), address: obj}
         depends_on = {
             **depends_on_from_state(state),
