@@ -119,6 +119,7 @@ class NodeSettings(msgspec.Struct, frozen=True, kw_only=True):
     vtep_device: Literal["lound", "lo"] = "lound"
     frr_mode: FrrMode = "managed"
     frr_pathspace: str | None = None
+    frr_vty_socket: str | None = None
     source: Position | None = None
 
     @property

@@ -488,11 +488,18 @@ class NodeIndex(Model, rename="camel", kw_only=True):
     cidr: Cidr | None = None
 
 
-class FrrSettings(Model, kw_only=True):
+class FrrSettings(Model, rename="camel", kw_only=True):
     """How FRR runs: started by pe-plan (`managed`) or already running (`external`)."""
 
     mode: Literal["managed", "external"] = "managed"
     pathspace: NamespaceName | None = None
+    vty_socket: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="external mode: the directory of the instance's vty sockets (e.g. "
+            "mounted from a router container), instead of a pathspace"
+        ),
+    ] = None
 
 
 class NodeFile(Model, rename="camel", kw_only=True):

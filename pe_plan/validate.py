@@ -784,6 +784,7 @@ def load_node_file(path: Path) -> NodeSettings:
         vtep_device=node.vtep_device,
         frr_mode=frr.mode,
         frr_pathspace=frr.pathspace,
+        frr_vty_socket=frr.vty_socket,
         source=document.position,
     )
 

@@ -56,9 +56,11 @@ class Session:
             if settings.frr_mode == "managed"
             else None
         )
+        socket_dir = settings.frr_vty_socket
         self.vtysh = Vtysh(
             host,
-            pathspace=settings.pathspace,
+            pathspace=None if socket_dir else settings.pathspace,
+            vty_socket=Path(socket_dir) if socket_dir else None,
             start_hint=self.managed.start_hint if self.managed else None,
         )
         self.index = self._resolve_index()

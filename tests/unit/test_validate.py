@@ -528,3 +528,13 @@ def outcome(documents: list[Document]) -> str:
     except ValidationError as err:
         return "invalid" if err.problems else "an error without problems"
     return "valid"
+
+
+def test_node_file_with_an_external_frr_by_its_sockets(tmp_path: Path) -> None:
+    node_file = tmp_path / "node.yaml"
+    node_file.write_text(
+        "nodeIndex: {index: 2}\nfrr:\n  mode: external\n  vtySocket: /run/router/frr\n"
+    )
+    settings = load_node_file(node_file)
+    assert (settings.index, settings.frr_mode) == (2, "external")
+    assert settings.frr_vty_socket == "/run/router/frr"
