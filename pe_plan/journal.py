@@ -208,7 +208,8 @@ def read_journal(path: Path) -> PendingJournal:
             continue
         try:
             parsed.append(_decoder.decode(line))
-        except msgspec.DecodeError as err:
+        # RecursionError: msgspec's answer to JSON nested thousands of levels deep.
+        except (msgspec.DecodeError, RecursionError) as err:
             if number == len(lines):
                 break  # torn last line: its write never started
             raise StateError(f"{path}:{number}: journal is corrupt: {err}") from err

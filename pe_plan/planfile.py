@@ -149,7 +149,8 @@ def read_plan(path: Path) -> SavedPlan:
                 hint="make the plan again with this pe-plan",
             )
         return msgspec.json.decode(data, type=SavedPlan)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    # RecursionError: msgspec's answer to JSON nested thousands of levels deep.
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise InputError(
             f"plan file {path} is not a pe-plan plan file ({exc})",
             hint="give the file written by `pe-plan plan --out`, or make the plan again",

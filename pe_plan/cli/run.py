@@ -61,7 +61,7 @@ def backend_runner(session: Session) -> BackendRunner:
             managed.host, namespace=managed.namespace, pathspace=pathspace, daemons=names
         )
 
-    return BackendRunner(session.kernel, session.vtysh, daemons)
+    return BackendRunner(session.kernel, session.vtysh, daemons, managed)
 
 
 def current_state(session: Session, state: State | None, salt: str) -> State:

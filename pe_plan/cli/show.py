@@ -71,7 +71,7 @@ def is_plan_file(path: Path) -> bool:
     """Plan files carry a ``plan`` key at the top; state files do not."""
     try:
         top = msgspec.json.decode(path.read_bytes(), type=dict[str, Any])
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return False  # let the state reader report what is wrong with it
     return "plan" in top
 

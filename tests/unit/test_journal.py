@@ -99,3 +99,13 @@ def test_the_journal_of_a_command_that_recorded_its_state_is_removed(tmp_path: P
     assert "had completed and recorded the state" in note
     assert not path.exists()
     assert not (tmp_path / "j.frr").exists()
+
+
+def test_a_deeply_nested_line_is_corruption_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    begin(path, "apply").close()
+    with path.open("ab") as stream:
+        stream.write(b"[" * 100_000 + b"\n")
+        stream.write(b"{}\n")
+    with pytest.raises(StateError, match="journal is corrupt"):
+        read_journal(path)
