@@ -114,10 +114,12 @@ class BackendRunner:
         kernel: KernelBackend,
         frr: FrrControl | None,
         daemons: DaemonsFor | None,
+        managed: FrrDaemons | None = None,
     ) -> None:
         self.kernel = kernel
         self.frr = frr
         self.daemons = daemons
+        self.managed = managed
 
     def run(self, operation: Operation) -> None:
         kernel = self.kernel
@@ -155,6 +157,12 @@ class BackendRunner:
                     raise BackendError(
                         f"cannot read the FRR snapshot {snapshot_file}: {err.strerror}"
                     ) from err
+                if self.managed is not None:
+                    # Managed daemons that died during the change would make the restore,
+                    # and every recover after it, fail: they come back first (a no-op
+                    # when they run; an undo later in the log stops them if the apply
+                    # started them).
+                    self.managed.start()
                 self._frr().restore(snapshot)
 
     def batch(self) -> AbstractContextManager[object]:
