@@ -23,7 +23,7 @@ from tests.conftest import REPO
 
 SCHEMAS = REPO / "schemas"
 EXAMPLE_FILES = sorted((REPO / "examples").glob("*/openpe.yaml"))
-NODE_FILES = sorted((REPO / "examples").glob("*/node*.yaml"))
+NODE_FILES = sorted((REPO / "examples").glob("*/nodes/node*.yaml"))
 MODELS = [
     model
     for model in vars(schema).values()
@@ -54,7 +54,9 @@ def test_examples_match_the_json_schema_of_their_dialect(path: Path) -> None:
         assert json_schema_errors(document.data, published, published) == []
 
 
-@pytest.mark.parametrize("path", NODE_FILES, ids=[f"{p.parent.name}/{p.name}" for p in NODE_FILES])
+@pytest.mark.parametrize(
+    "path", NODE_FILES, ids=[f"{p.parent.parent.name}/{p.name}" for p in NODE_FILES]
+)
 def test_node_files_match_the_node_file_schema(path: Path) -> None:
     published = json.loads((SCHEMAS / "node-file.json").read_text())
     (document,) = load_paths([path])
