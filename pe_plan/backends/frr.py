@@ -292,15 +292,23 @@ class ManagedFrr:
 
     def running(self) -> bool:
         """Whether every daemon is alive and listening on its vty socket."""
-        return all(
-            self._pid(d) is not None and (self.instance_dir / f"{d}.vty").exists()
-            for d in self.daemons
-        )
+        return all(self._pid(d) is not None and self._vty(d).exists() for d in self.daemons)
+
+    def _vty(self, daemon: str) -> Path:
+        return self.instance_dir / f"{daemon}.vty"
 
     def start(self) -> None:
-        """Start the daemons that are not running (nothing when all are) and wait for them."""
+        """Start the daemons that are not running (nothing when all are) and wait for them.
+
+        A daemon alive without its vty socket is being stopped (:meth:`stop` removes the
+        sockets first): a stop cut short by a crash leaves daemons exiting, or still to be
+        signalled, which would otherwise pass for running and be gone a moment later. They
+        are stopped for good before the instance starts again.
+        """
         if self.running():
             return
+        if any(self._pid(d) is not None and not self._vty(d).exists() for d in self.daemons):
+            self.stop()
         # The daemons drop to the frr user and create their sockets here; on a fresh
         # /var/run (the lab VM's tmpfs) neither directory exists.
         self._run(
@@ -326,6 +334,9 @@ class ManagedFrr:
     def stop(self) -> None:
         """Stop the daemons and remove what they leave behind (pid files, sockets)."""
         pids = {d: pid for d in reversed(self.daemons) if (pid := self._pid(d)) is not None}
+        # Sockets first: whoever finds a daemon alive without one knows it is being stopped.
+        for daemon in self.daemons:
+            self._vty(daemon).unlink(missing_ok=True)
         for pid in pids.values():
             self.host.signal(pid, signal.SIGTERM)
 

@@ -216,6 +216,21 @@ def test_start_only_restarts_what_died(tmp_path: Path) -> None:
     assert [Path(c[4]).name for c in host.commands[5:] if c[0] == "ip"] == ["bgpd"]
 
 
+def test_start_after_a_stop_cut_short_restarts_every_daemon(tmp_path: Path) -> None:
+    # A stop removes the vty sockets before SIGTERM; a process killed right after that
+    # leaves daemons that are exiting: start must not take them for running.
+    host = FakeHost(tmp_path)
+    frr = managed(host)
+    frr.start()
+    old = {int((tmp_path / "perouter" / f"{d}.pid").read_text()) for d in frr.daemons}
+    for daemon in frr.daemons:
+        (tmp_path / "perouter" / f"{daemon}.vty").unlink()
+    frr.start()
+    assert {pid for pid, signum in host.signals if signum == signal.SIGTERM} == old
+    assert [Path(c[4]).name for c in host.commands[5:] if c[0] == "ip"] == list(frr.daemons)
+    assert frr.running()
+
+
 def test_stop_kills_the_daemons_and_removes_their_files(tmp_path: Path) -> None:
     host = FakeHost(tmp_path)
     frr = managed(host)
