@@ -63,11 +63,6 @@ spec:
 """
 
 
-def skip_all(report: Report, reason: str) -> None:
-    for check_id, title in LIFECYCLE_CHECKS:
-        report.add(check_id, title, None, reason)
-
-
 def link(shell: Shell, namespace: str, name: str) -> dict[str, Any] | None:
     """``ip -d link show`` of one device as JSON, None when it does not exist."""
     done = shell.run(

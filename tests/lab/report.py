@@ -2,11 +2,13 @@
 
 It travels as JSON in the guest's ``out/`` directory (``report.json``): named checks with a
 status and a detail, the seed's validation outputs (the ``/clientip`` answers and the
-captured VXLAN lines) and the measured timings.
+captured VXLAN lines), the fault and crash points the faults scenario tried (for the
+reliability report, :mod:`tests.reliability.report`) and the measured timings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import msgspec
@@ -24,6 +26,15 @@ class Check(msgspec.Struct, frozen=True):
     detail: str = ""
 
 
+class Trial(msgspec.Struct, frozen=True):
+    """One fault injected (``fault``) or one point pe-plan was killed at (``crash``), and
+    what was wrong afterwards (nothing: empty)."""
+
+    kind: Literal["fault", "crash"]
+    point: str
+    problems: list[str] = msgspec.field(default_factory=list)
+
+
 class Report(msgspec.Struct):
     """Everything one scenario run found out."""
 
@@ -33,6 +44,7 @@ class Report(msgspec.Struct):
     answers: dict[str, str] = msgspec.field(default_factory=dict)
     capture: dict[str, list[str]] = msgspec.field(default_factory=dict)
     timings: dict[str, float] = msgspec.field(default_factory=dict)
+    trials: list[Trial] = msgspec.field(default_factory=list)
     error: str = ""
 
     def add(self, check_id: str, title: str, passed: bool | None, detail: str = "") -> Check:
@@ -41,6 +53,11 @@ class Report(msgspec.Struct):
         check = Check(check_id, title, status, detail)
         self.checks.append(check)
         return check
+
+    def skip_all(self, checks: Iterable[tuple[str, str]], reason: str) -> None:
+        """Record every one of ``checks`` (id, title) as skipped, for ``reason``."""
+        for check_id, title in checks:
+            self.add(check_id, title, None, reason)
 
     def check(self, check_id: str) -> Check | None:
         """The check with this id, if the run got that far."""

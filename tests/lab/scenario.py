@@ -1,8 +1,8 @@
 """Guest side of the lab: run one scenario and leave its report for the host.
 
 Run inside the UML guest by :mod:`tests.lab.harness` as ``python -m tests.lab.scenario
-{demo|lifecycle} [--router-setup pe-plan|manual] [--destroy]`` (the scenarios are in
-:mod:`tests.lab.demo` and :mod:`tests.lab.lifecycle`). It writes
+{demo|lifecycle|faults} [--router-setup pe-plan|manual] [--destroy]`` (the scenarios are in
+:mod:`tests.lab.demo`, :mod:`tests.lab.lifecycle` and :mod:`tests.lab.faults`). It writes
 ``report.json`` (see :mod:`tests.lab.report`) and its logs (every command with its output,
 FRR logs, tcpdump, pe-plan state files) to ``$LAB_OUT``, which the host reads back.
 """
@@ -18,7 +18,8 @@ import traceback
 from pathlib import Path
 
 from tests.lab.demo import run_demo
-from tests.lab.lifecycle import run_lifecycle, skip_all
+from tests.lab.faults import FAULT_CHECKS, run_faults
+from tests.lab.lifecycle import LIFECYCLE_CHECKS, run_lifecycle
 from tests.lab.manual_router import ManualRouters
 from tests.lab.report import REPORT_FILE, Report, encode
 from tests.lab.routers import PePlanRouters
@@ -28,7 +29,7 @@ from tests.lab.topology import FRR_LOG_DIR
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "examples" / "layer2" / "openpe.yaml"
 COMMAND_LOG = "commands.log"
-SCENARIOS = ("demo", "lifecycle")
+SCENARIOS = ("demo", "lifecycle", "faults")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, shell: Shell, report: Report, work: Path) -> None:
     if args.router_setup == "manual":
         if args.scenario == "lifecycle":
-            skip_all(report, "only pe-plan can repair drift or change a live node")
+            report.skip_all(LIFECYCLE_CHECKS, "only pe-plan can repair drift or change a live node")
+            return
+        if args.scenario == "faults":
+            report.skip_all(FAULT_CHECKS, "only pe-plan has a journal to roll back and recover")
             return
         run_demo(shell, ManualRouters(shell, work), report, work, destroy=args.destroy)
         return
@@ -74,6 +78,8 @@ def _run(args: argparse.Namespace, shell: Shell, report: Report, work: Path) -> 
     routers = PePlanRouters(shell, config, work)
     if args.scenario == "lifecycle":
         run_lifecycle(shell, routers, report, work)
+    elif args.scenario == "faults":
+        run_faults(shell, routers, report, work)
     else:
         run_demo(shell, routers, report, work, destroy=args.destroy)
 
