@@ -43,6 +43,10 @@ demo: venv system-deps
 lab: venv system-deps
 	$(BIN)/pytest -m lab -ra tests/lab
 
+# Not part of `make test`: timings need a quiet machine. Root only (throwaway namespaces).
+bench: venv system-deps
+	$(BIN)/python -m bench.run
+
 schemas: venv
 	$(BIN)/python -m pe_plan.schema schemas
 

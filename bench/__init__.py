@@ -1,0 +1,1 @@
+"""Benchmarks of pe-plan against iproute2 (``make bench``; not part of ``make test``)."""

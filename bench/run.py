@@ -1,0 +1,406 @@
+"""Benchmark pe-plan at 10 to 4000 VNIs, side by side with iproute2 doing the same work.
+
+    python -m bench.run [--sizes 10,100,1000] [--with-4000] [--runs 3] [--reads 5]
+
+Root only; runs on the host kernel in throwaway namespaces (see :mod:`bench.scenario` for
+the node: N L2VNIs, five links each; the host kernel has no VRF, so the L3 half is not
+measured here). For each size and run, pe-plan's turn and iproute2's turn each start from
+an empty host namespace, in alternating order, and never share the kernel with the other's
+objects:
+
+* pe-plan: ``apply`` from empty, then ``plan`` on the applied node (a no-op) alternated with
+  the baseline reads (``ip -j -d link show`` and ``ip -j address show`` in both namespaces)
+  and an in-process refresh (the backend's dump and observe), then the pure plan
+  computation and the state file write and read in process, then ``destroy``;
+* iproute2: the same objects created and deleted with ``ip -batch``; then created once more
+  with FRR started by hand and given the same config before the VXLANs, as pe-plan does.
+
+Every figure is the median of the runs, every pe-plan figure is shown as a ratio to its
+baseline from the same invocation, and the growth column is the exponent k of t ∝ N^k
+from the previous size. Managed FRR is part of pe-plan's figures (apply starts it, plan
+reads its config with vtysh, destroy stops it): apply is compared with iproute2 alone and
+with iproute2 plus FRR, and its row shows what FRR's own steps took. Namespace deletion
+finishes in the kernel after ``ip netns del`` returns; the destroy rows are shown without
+and with that clean-up. Other work on the machine that takes the kernel's RTNL lock (tests
+that build namespaces) slows every write of both sides: compare ratios, not seconds, and
+prefer a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import NamedTuple
+
+from bench import scenario
+from bench.measure import (
+    Sample,
+    child_environment,
+    growth,
+    median,
+    median_peak,
+    repeated,
+    run_child,
+    seconds_text,
+    timed,
+)
+from pe_plan.backends.netlink import NetlinkBackend
+from pe_plan.derive import derive
+from pe_plan.desired import desired_node
+from pe_plan.frr_render import render_frr
+from pe_plan.load import load_paths
+from pe_plan.model import FrrInstance, NodeState
+from pe_plan.plan import make_plan
+from pe_plan.refresh import node_facts, refresh
+from pe_plan.state import StateFile, depends_on_from_state, resources_from_state
+from pe_plan.validate import load_node_file, validate
+
+IMPORT_LINE = "import click, pyroute2, msgspec, deepdiff, jinja2"
+PE_PLAN = str(Path(sys.executable).with_name("pe-plan"))
+SALT = "pe-plan-bench"  # any salt will do: no secrets are configured
+STARTUP_RUNS = 10
+IN_PROCESS_REPEATS = 5
+FRR_STEP = re.compile(r"^FRR .*\((\d+) ms\)$", re.MULTILINE)
+STEPS = re.compile(r"complete! (\d+) steps")
+
+
+class Row(NamedTuple):
+    label: str
+    baseline: str = ""
+    target: str = ""
+
+
+ROWS = {
+    "refresh": Row("refresh in process (dump + observe)", "ip -j reads, 4 processes"),
+    "plan": Row("no-op plan: pe-plan plan", "ip -j reads, 4 processes", "≤ 2x"),
+    "apply": Row("apply from empty", "ip -batch create", "≤ 1.25x"),
+    "frr": Row("  of which FRR start + config"),
+    "apply_frr": Row("apply from empty", "FRR by hand, then ip -batch"),
+    "destroy": Row("destroy (command)", "ip -batch delete"),
+    "destroy_idle": Row("destroy + kernel clean-up", "ip -batch delete + clean-up", "≤ 1.1x"),
+    "pure_noop": Row("plan computation, no-op", "", "≤ 100 ms"),
+    "pure_empty": Row("plan computation, from empty"),
+    "state_write": Row("state file write"),
+    "state_read": Row("state file read"),
+}
+PEAK_TARGET_MB = 150
+TARGET_SIZE = 1000
+
+
+class Figures:
+    """Samples of one size: pe-plan's and the baseline's, per row."""
+
+    def __init__(self) -> None:
+        self.pe: dict[str, list[Sample]] = {key: [] for key in ROWS}
+        self.base: dict[str, list[Sample]] = {key: [] for key in ROWS}
+        self.objects = 0
+        self.state_bytes = 0
+
+    def time(self, key: str) -> float | None:
+        return median([s.seconds for s in self.pe[key]]) if self.pe[key] else None
+
+    def base_time(self, key: str) -> float | None:
+        return median([s.seconds for s in self.base[key]]) if self.base[key] else None
+
+    def ratio(self, key: str) -> float | None:
+        mine, theirs = self.time(key), self.base_time(key)
+        return mine / theirs if mine is not None and theirs else None
+
+
+class Bench:
+    """One invocation: its namespaces, its scratch directory and the children's environment."""
+
+    def __init__(self, names: scenario.Names, work: Path, reads: int) -> None:
+        self.names = names
+        self.work = work
+        self.reads = reads
+        self.env = child_environment(work / "pycache")
+        self.logs = 0
+
+    def child(self, *argv: str) -> tuple[Sample, str]:
+        self.logs += 1
+        log = self.work / f"child-{self.logs}.log"
+        sample = run_child(argv, self.env, log)
+        return sample, log.read_text(errors="replace")
+
+    def warm_up(self) -> None:
+        """Fill the bytecode cache, as installing pe-plan would have."""
+        modules = "pe_plan.cli.apply, pe_plan.cli.destroy, pe_plan.cli.plan, pyroute2.netns"
+        self.child(sys.executable, "-c", f"{IMPORT_LINE}, yaml, {modules}")
+        self.child(PE_PLAN, "--version")
+
+    def startup(self) -> tuple[list[Sample], list[Sample]]:
+        mine, theirs = [], []
+        for _ in range(STARTUP_RUNS):
+            mine.append(self.child(PE_PLAN, "--version")[0])
+            theirs.append(self.child(sys.executable, "-c", IMPORT_LINE)[0])
+        return mine, theirs
+
+    def size(self, count: int, runs: int) -> Figures:
+        figures = Figures()
+        config = self.work / f"vnis-{count}.yaml"
+        config.write_text(scenario.config_text(count))
+        valid = validate(load_paths([config]))
+        frr = render_frr(valid, derive(valid, 0), hostname="bench", secret_salt=SALT).text
+        for run in range(runs):
+            turns: list[Callable[[], None]] = [
+                lambda: self.pe_plan_turn(count, config, figures),
+                lambda: self.iproute2_turn(count, frr, figures),
+            ]
+            for turn in turns if run % 2 == 0 else reversed(turns):
+                turn()
+            progress(f"{count} VNIs: run {run + 1} of {runs} done")
+        return figures
+
+    def pe_plan_turn(self, count: int, config: Path, figures: Figures) -> None:
+        host, router = self.names.pe_host, self.names.pe_router
+        scenario.make_host(host)
+        node = self.work / "node.yaml"
+        node.write_text(scenario.node_file_text(host, router))
+        state = self.work / f"state-{count}.json"
+        empty = self.observe(host, router, frr=False)
+        scenario.wait_until_idle(self.names.probe)
+
+        progress(f"{count} VNIs: pe-plan apply")
+        common = ("--node-file", str(node), "--state", str(state))
+        sample, log = self.child(PE_PLAN, "apply", "-f", str(config), *common, "--auto-approve")
+        figures.pe["apply"].append(sample)
+        figures.pe["apply_frr"].append(sample)
+        figures.pe["frr"].append(Sample(sum(int(ms) for ms in FRR_STEP.findall(log)) / 1000))
+        steps = STEPS.search(log)
+        figures.objects = int(steps[1]) if steps else 0
+
+        scenario.wait_for_dad(host, router)
+        reads = scenario.ip_reads(host, router)
+        for _ in range(self.reads):
+            figures.pe["plan"].append(self.child(PE_PLAN, "plan", "-f", str(config), *common)[0])
+            figures.base["plan"].append(timed(lambda: scenario.run_script(reads)))
+            figures.pe["refresh"].append(timed(lambda: self.observe(host, router, frr=True)))
+        figures.base["refresh"] = figures.base["plan"]
+
+        self.pure_plan(config, node, state, empty, figures)
+        self.state_file(state, figures)
+
+        progress(f"{count} VNIs: pe-plan destroy")
+        sample, _ = self.child(PE_PLAN, "destroy", *common, "--auto-approve")
+        figures.pe["destroy"].append(sample)
+        idle = scenario.wait_until_idle(self.names.probe)
+        figures.pe["destroy_idle"].append(Sample(sample.seconds + idle))
+        scenario.ip("netns", "del", host)
+        state.unlink()
+        scenario.wait_until_idle(self.names.probe)
+
+    def iproute2_turn(self, count: int, frr: str, figures: Figures) -> None:
+        """The same node with iproute2: created and deleted, then created with FRR.
+
+        pe-plan starts FRR and gives it its config before it creates the VXLANs, and zebra
+        then works on every new VXLAN; the second create does the same by hand.
+        """
+        host, router = self.names.ip_host, self.names.ip_router
+        scenario.make_host(host)
+        scenario.wait_until_idle(self.names.probe)
+        progress(f"{count} VNIs: ip -batch create")
+        create = scenario.ip_create(count, host, router, self.work)
+        everything = create.namespace + create.links + create.vxlans
+        figures.base["apply"].append(timed(lambda: scenario.run_script(everything)))
+        scenario.wait_for_dad(host, router)
+        progress(f"{count} VNIs: ip -batch delete")
+        delete = scenario.ip_delete(count, host, router, self.work)
+        sample = timed(lambda: scenario.run_script(delete))
+        figures.base["destroy"].append(sample)
+        idle = scenario.wait_until_idle(self.names.probe)
+        figures.base["destroy_idle"].append(Sample(sample.seconds + idle))
+        scenario.ip("netns", "del", host)
+        scenario.wait_until_idle(self.names.probe)
+
+        scenario.make_host(host)
+        progress(f"{count} VNIs: FRR started by hand, then ip -batch create")
+
+        def by_hand() -> None:
+            scenario.run_script(create.namespace + create.links)
+            scenario.start_frr(router, frr, self.work)
+            scenario.run_script(create.vxlans)
+
+        figures.base["apply_frr"].append(timed(by_hand))
+        scenario.remove_node(host, router)
+        scenario.wait_until_idle(self.names.probe)
+
+    def observe(self, host: str, router: str, *, frr: bool) -> NodeState:
+        """The kernel side of a refresh, in this process (FRR's config is not read)."""
+        with NetlinkBackend(host_netns=host, router_netns=router) as kernel:
+            return refresh(
+                kernel,
+                None,
+                router_netns=router,
+                secret_salt=SALT,
+                managed_frr=FrrInstance(pathspace=router) if frr else None,
+            )
+
+    def pure_plan(
+        self, config: Path, node: Path, state: Path, empty: NodeState, figures: Figures
+    ) -> None:
+        """make_plan alone, on what this run read: the applied node and the empty one."""
+        settings = load_node_file(node)
+        valid = validate(load_paths([config]))
+        recorded_state = StateFile(state).read()
+        assert recorded_state is not None
+        recorded = NodeState(
+            objects=resources_from_state(recorded_state),
+            depends_on=depends_on_from_state(recorded_state),
+        )
+        applied = self.observe(self.names.pe_host, self.names.pe_router, frr=True)
+        facts = node_facts(applied, (scenario.NIC,))
+        desired = desired_node(valid, settings, 0, facts, hostname="bench", secret_salt=SALT)
+        noop = make_plan(desired, applied, recorded, frr_delta=None)
+        if not noop.empty:
+            raise RuntimeError(f"the applied node does not plan to zero: {noop.summary}")
+        figures.pe["pure_noop"] += repeated(
+            lambda: make_plan(desired, applied, recorded, frr_delta=None), IN_PROCESS_REPEATS
+        )
+        nothing = NodeState(objects={})
+        figures.pe["pure_empty"] += repeated(
+            lambda: make_plan(desired, empty, nothing, frr_delta=None), IN_PROCESS_REPEATS
+        )
+
+    def state_file(self, path: Path, figures: Figures) -> None:
+        """Write (temp file, fsync, rename) and read (decode and check) the applied state."""
+        state = StateFile(path).read()
+        assert state is not None
+        figures.state_bytes = path.stat().st_size
+        with tempfile.TemporaryDirectory(dir=self.work) as copies:
+            names = iter(range(IN_PROCESS_REPEATS))
+
+            def write() -> None:
+                StateFile(Path(copies) / f"{next(names)}.json").write(state)
+
+            figures.pe["state_write"] += repeated(write, IN_PROCESS_REPEATS)
+        figures.pe["state_read"] += repeated(lambda: StateFile(path).read(), IN_PROCESS_REPEATS)
+
+
+def progress(message: str) -> None:
+    print(f"... {message}", file=sys.stderr, flush=True)
+
+
+def ratio_text(ratio: float | None) -> str:
+    return f"{ratio:.2f}x" if ratio is not None else ""
+
+
+def growth_text(key: str, size: int, results: dict[int, Figures]) -> str:
+    smaller = [n for n in results if n < size]
+    if not smaller:
+        return ""
+    previous = max(smaller)
+    before, now = results[previous].time(key), results[size].time(key)
+    if before is None or now is None:
+        return ""
+    exponent = growth((previous, before), (size, now))
+    return f"{exponent:.2f}" if exponent is not None else ""
+
+
+def print_startup(mine: Sequence[Sample], theirs: Sequence[Sample]) -> float:
+    ratio = median([s.seconds for s in mine]) / median([s.seconds for s in theirs])
+    peak = median_peak(mine)
+    print(f"start-up, medians of {len(mine)}:")
+    print(
+        f"  pe-plan --version {seconds_text(median([s.seconds for s in mine])):>9}"
+        f" ({peak:.0f} MB)   python -c '{IMPORT_LINE}' "
+        f"{seconds_text(median([s.seconds for s in theirs]))} ({median_peak(theirs):.0f} MB)"
+        f"   ratio {ratio_text(ratio)} (target ≤ 1.2x)"
+    )
+    return ratio
+
+
+def print_size(size: int, runs: int, results: dict[int, Figures]) -> None:
+    figures = results[size]
+    print(
+        f"\n{size} VNIs ({size * scenario.LINKS_PER_VNI} links, {figures.objects} plan steps), "
+        f"medians of {runs} run(s); FRR managed"
+    )
+    header = f"  {'what':<37}{'pe-plan':>9}  {'baseline':<29}{'':>9}{'ratio':>8}"
+    print(f"{header}  {'target':<9}{'growth':>7}{'peak RSS':>10}")
+    for key, row in ROWS.items():
+        mine = figures.time(key)
+        if mine is None:
+            continue
+        label = row.label
+        if key == "state_write":
+            label += f" ({figures.state_bytes / 1e6:.1f} MB)"
+        theirs = figures.base_time(key)
+        peak = median_peak(figures.pe[key])
+        print(
+            f"  {label:<37}{seconds_text(mine):>9}  {row.baseline:<29}"
+            f"{seconds_text(theirs) if theirs is not None else '':>9}"
+            f"{ratio_text(figures.ratio(key)):>8}  {row.target:<9}"
+            f"{growth_text(key, size, results):>7}"
+            f"{f'{peak:.0f} MB' if peak is not None else '':>10}"
+        )
+
+
+def print_targets(startup_ratio: float, results: dict[int, Figures]) -> None:
+    """Each target of issue 7, met or missed and by how much."""
+    print("\ntargets:")
+    checks = [("start-up", startup_ratio, 1.2, "x")]
+    figures = results.get(TARGET_SIZE)
+    if figures is None:
+        print(f"  (the other targets are at {TARGET_SIZE} VNIs, which was not measured)")
+    else:
+        limits = (("plan", 2.0), ("apply", 1.25), ("apply_frr", 1.25), ("destroy_idle", 1.1))
+        for key, limit in limits:
+            ratio = figures.ratio(key)
+            if ratio is not None:
+                row = ROWS[key]
+                checks.append((f"{row.label} / {row.baseline}", ratio, limit, "x"))
+        noop = figures.time("pure_noop")
+        if noop is not None:
+            checks.append((f"plan computation at {TARGET_SIZE}", noop * 1000, 100, " ms"))
+        peaks = [p for key in ("apply", "plan", "destroy") if (p := median_peak(figures.pe[key]))]
+        if peaks:
+            checks.append((f"peak memory at {TARGET_SIZE}", max(peaks), PEAK_TARGET_MB, " MB"))
+    for what, value, limit, unit in checks:
+        verdict = "met" if value <= limit else f"MISSED by {value / limit - 1:.0%}"
+        print(f"  {what:<40} {value:8.2f}{unit:<3} (≤ {limit:g}{unit.strip()}): {verdict}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
+    parser.add_argument("--sizes", default="10,100,1000", help="numbers of VNIs, comma-separated")
+    parser.add_argument("--with-4000", action="store_true", help="add 4000 VNIs (one run)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per size (medians)")
+    parser.add_argument("--reads", type=int, default=5, help="no-op plans per run")
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        parser.error("the benchmark creates network namespaces: run it as root")
+    sizes = sorted({int(n) for n in args.sizes.split(",")} | ({4000} if args.with_4000 else set()))
+
+    def terminate(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, terminate)
+    results: dict[int, Figures] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="pebench-") as work,
+        scenario.throwaway_namespaces() as names,
+    ):
+        bench = Bench(names, Path(work), args.reads)
+        bench.warm_up()
+        startup_ratio = print_startup(*bench.startup())
+        for size in sizes:
+            # 4000 VNIs take some ten minutes per run, most of it deleting links.
+            runs = 1 if size >= 4000 else args.runs
+            results[size] = bench.size(size, runs)
+            print_size(size, runs, results)
+    print_targets(startup_ratio, results)
+    python = sys.version.split()[0]
+    print(f"\nmachine: {os.cpu_count()} cores, kernel {os.uname().release}, Python {python}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
