@@ -10,21 +10,13 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from pe_plan import cli as pe_plan_cli
 from tests.conftest import REPO
+from tests.faults import cli as run
 from tests.golden_support import Golden
 
 EXAMPLES = sorted(p for p in (REPO / "examples").iterdir() if p.is_dir())
 GOLDEN = REPO / "tests" / "golden" / "desired"
-
-
-def run(*args: str) -> tuple[int, str]:
-    """The exit status and stdout+stderr of ``pe-plan ARGS``, through the real error handler."""
-    with CliRunner().isolation() as (out, err, _):
-        status = pe_plan_cli.run(list(args))
-    return status, out.getvalue().decode() + err.getvalue().decode()
 
 
 @pytest.fixture(autouse=True)
