@@ -23,6 +23,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 # libyaml's parser (when PyYAML was built with it, as Debian's and the wheels are) composes
 # 1000 VNIs in 0.15 s where the pure-Python one takes 0.8 s; both give the same nodes and marks.
 _FAST_LOADER = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class Document(msgspec.Struct, frozen=True):
@@ -186,6 +187,8 @@ class _Builder:
     def _scalar(self, node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise InputError(f"{_position(self.name, node)}: expected a scalar")
+        if node.tag == _STR_TAG:
+            return node.value  # what the constructor returns for a string, without its dispatch
         try:
             return self._constructor.construct_object(node, deep=True)
         except yaml.YAMLError as err:

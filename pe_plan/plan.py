@@ -14,6 +14,7 @@ only the few that differ go through deepdiff to find which attributes changed.
 from __future__ import annotations
 
 import difflib
+import functools
 import graphlib
 import heapq
 from collections.abc import Iterator, Mapping, Sequence
@@ -465,14 +466,16 @@ def _cascade(
     after apply. Removed objects are replaced too; detached ones get their master set
     again. Returns, per replaced address, the addresses this added steps for.
     """
+    caused: dict[str, set[str]] = {}
+    queue = sorted(address for address, d in decisions.items() if d.kind == "replace")
+    if not queue:
+        return caused  # the common case, and indexing the ties is a third of a no-op plan
     tied: dict[str, list[tuple[str, str]]] = {}
     for address in wanted:
         current = have.get(address)
         if current is not None:
             for target, tie in _ties(current):
                 tied.setdefault(target, []).append((address, tie))
-    caused: dict[str, set[str]] = {}
-    queue = sorted(address for address, d in decisions.items() if d.kind == "replace")
     while queue:
         target = queue.pop()
         for dependent, tie in tied.get(target, ()):
@@ -605,10 +608,33 @@ def _leaves(keys: tuple[str, ...], ours: Any, theirs: Any) -> Iterator[tuple[str
 
 
 def _created(want: Object) -> tuple[Change, ...]:
-    mine, _ = _project(want, None, _not_compared(want))
     return tuple(
-        Change(path=path, before=None, after=ours) for path, ours, _ in _leaves((), mine, None)
+        Change(path=path, before=None, after=value)
+        for path, value in _managed(want, _not_compared(want), "")
     )
+
+
+def _managed(obj: msgspec.Struct, skip: frozenset[str], prefix: str) -> list[tuple[str, Value]]:
+    """The managed leaf attributes of ``obj`` by dotted path, in the order of ``_leaves``.
+
+    What ``_leaves`` gives for ``_project(obj, None, skip)``, without building the trees:
+    a first plan has one set of these per object, a third of its time at 1000 VNIs.
+    """
+    found: list[tuple[str, Value]] = []
+    for name in _sorted_fields(type(obj)):
+        value = getattr(obj, name)
+        if value is None or name in skip:
+            continue
+        if isinstance(value, msgspec.Struct):
+            found += _managed(value, frozenset(), f"{prefix}{name}.")
+        else:
+            found.append((prefix + name, value))
+    return found
+
+
+@functools.cache
+def _sorted_fields(struct: type[msgspec.Struct]) -> tuple[str, ...]:
+    return tuple(sorted(struct.__struct_fields__))
 
 
 def _removed(old: Object, current: Object) -> tuple[Change, ...]:
