@@ -55,8 +55,8 @@ def refresh(
     """
     settings = node_settings(node_index, node_file)
     with Session(settings, state_path, "refresh") as session:
-        session.refuse_if_interrupted()
         state = session.read_state()
+        session.refuse_if_interrupted(state)
         if state is None:
             click.echo(f"No state at {state_path}: pe-plan owns nothing on this node yet.")
             return EXIT_OK

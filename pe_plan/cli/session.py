@@ -89,11 +89,11 @@ class Session:
             self._lock.release()
         self.kernel.close()
 
-    def refuse_if_interrupted(self) -> None:
+    def refuse_if_interrupted(self, state: State | None) -> None:
+        """Refuse to go on while an interrupted apply's journal is pending (``state``: as read)."""
         # recover is the command that deals with the journal (and surveys the node for it).
         if self.command == "recover":
             return
-        state = self.read_state()
         note = refuse_if_pending(self.journal, state.serial if state else None)
         if note is not None:
             click.echo(f"Note: {note}", err=True)
@@ -163,8 +163,8 @@ def inputs_digest(config: Config, salt: str) -> str:
 
 def survey(session: Session, config: Config, *, destroy: bool = False) -> Survey:
     """refresh → derive → desired, next to what the state records."""
-    session.refuse_if_interrupted()
     state = session.read_state()
+    session.refuse_if_interrupted(state)
     salt = session.salt(state)
     observed = session.observe(salt)
     wanted = Config() if destroy else config
