@@ -8,6 +8,7 @@ tables of VRFs that already exist.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from pe_plan.backends.kernel import KernelBackend
@@ -37,14 +38,21 @@ def refresh(
     ``frr`` is None when no FRR instance is running to be read; ``managed_frr`` is the
     managed FRR instance when its daemons run (it then is an object of the node).
     """
-    host = kernel.dump("host")
+    # Three reads at once: the router's namespace in a child process, the host's here, and
+    # FRR's config by vtysh, which mostly waits on the daemons.
+    with (
+        kernel.dump_in_child("router", ROUTER_SYSCTLS) as router_dump,
+        ThreadPoolExecutor(max_workers=1) as reader,
+    ):
+        reading = None
+        if frr is not None and kernel.namespace_exists("router"):
+            reading = reader.submit(frr.running_config)
+        host = kernel.dump("host")
+        router = router_dump()
+        text = reading.result() if reading is not None and router is not None else None
     if host is None:
         raise BackendError("cannot read the host network namespace")
-    router = kernel.dump("router", ROUTER_SYSCTLS)
-    running = None
-    if frr is not None and router is not None:
-        text = frr.running_config()
-        running = FrrConfig(text=text, public=mask_secrets(text, secret_salt))
+    running = None if text is None else FrrConfig(text=text, public=mask_secrets(text, secret_salt))
     observed = observe(host, router, router_netns, running)
     if managed_frr is None:
         return observed

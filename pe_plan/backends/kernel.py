@@ -8,7 +8,7 @@ namespace each role is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -22,6 +22,10 @@ class KernelBackend(Protocol):
     def namespace_exists(self, role: Role) -> bool: ...
 
     def dump(self, role: Role, sysctls: Iterable[str] = ()) -> NamespaceDump | None: ...
+
+    def dump_in_child(
+        self, role: Role, sysctls: Iterable[str] = ()
+    ) -> AbstractContextManager[Callable[[], NamespaceDump | None]]: ...
 
     def get_link(self, role: Role, name: str) -> LinkRecord | None: ...
 

@@ -20,11 +20,14 @@ import ctypes
 import errno
 import os
 import re
+import signal
 import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple, Self, TypeVar
+from typing import Any, NamedTuple, NoReturn, Self, TypeVar
+
+import msgspec
 
 from pe_plan.backends import rtnl
 from pe_plan.backends.dump import AddrGenMode, AddrRecord, LinkRecord, NamespaceDump
@@ -119,6 +122,43 @@ class _Channel:
         return records
 
 
+class _ChildReply(msgspec.Struct, frozen=True, omit_defaults=True):
+    dump: NamespaceDump | None = None
+    error: str | None = None
+    hint: str | None = None
+
+
+class _Child:
+    """A child process started by :meth:`NetlinkBackend.dump_in_child`."""
+
+    def __init__(self, pid: int, fd: int, label: str) -> None:
+        self.pid: int | None = pid
+        self.fd = fd
+        self.label = label
+
+    def result(self) -> NamespaceDump | None:
+        with os.fdopen(self.fd, "rb", closefd=False) as stream:
+            data = stream.read()
+        pid, self.pid = self.pid, None
+        status = os.waitpid(pid, 0)[1] if pid is not None else -1
+        if status != 0 or not data:
+            raise BackendError(
+                f"reading {self.label} failed in a child process "
+                f"(exit status {os.waitstatus_to_exitcode(status) if status >= 0 else '?'})"
+            )
+        reply = msgspec.msgpack.decode(data, type=_ChildReply)
+        if reply.error is not None:
+            raise BackendError(reply.error, hint=reply.hint)
+        return reply.dump
+
+    def reap(self) -> None:
+        os.close(self.fd)
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+
 class _Namespace:
     """One network namespace: its handle, a netlink channel opened inside it, its sysctls."""
 
@@ -165,6 +205,10 @@ class _Namespace:
                 _setns(home)
         finally:
             os.close(home)
+
+    def forget_channel(self) -> None:
+        """Open a new socket on next use (a forked child must not read the parent's)."""
+        self._channel = None
 
     def channel(self) -> _Channel:
         if self._channel is None:
@@ -280,6 +324,51 @@ class NetlinkBackend:
             sysctls=space.read_sysctls(sysctls),
             nsids=nsids,
         )
+
+    @contextmanager
+    def dump_in_child(
+        self, role: Role, sysctls: Iterable[str] = ()
+    ) -> Iterator[Callable[[], NamespaceDump | None]]:
+        """Start :meth:`dump` of ``role`` in a forked child; the block gets its result's getter.
+
+        Decoding a dump is Python work, 40 µs a link, that one process can only do one
+        namespace after the other: a child reading the router's namespace while this process
+        reads the host's puts the second core to use (a tenth of a second off a no-op plan at
+        1000 VNIs). The child has its own netlink socket and sends back the records as
+        msgpack; its :class:`BackendError` is raised by the getter. Leaving the block stops a
+        child whose result was not fetched.
+        """
+        self._flush()  # the child must not send queued writes a second time
+        keys = tuple(sysctls)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            self._dump_to(write_end, role, keys)
+        os.close(write_end)
+        child = _Child(pid, read_end, self._spaces[role].label)
+        try:
+            yield child.result
+        finally:
+            child.reap()
+
+    def _dump_to(self, fd: int, role: Role, sysctls: tuple[str, ...]) -> NoReturn:
+        """In the child: dump, write the reply to ``fd`` and exit without returning."""
+        status = 1
+        try:
+            # The parent's handlers (apply's rollback on Ctrl-C) are not the child's business.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            self._spaces[role].forget_channel()
+            try:
+                reply = _ChildReply(dump=self.dump(role, sysctls))
+            except BackendError as error:
+                reply = _ChildReply(error=error.message, hint=error.hint)
+            with os.fdopen(fd, "wb") as out:
+                out.write(msgspec.msgpack.encode(reply))
+            status = 0
+        finally:
+            os._exit(status)
 
     def get_link(self, role: Role, name: str) -> LinkRecord | None:
         """One link, read now (queued writes to it are sent first); ``None`` if absent."""

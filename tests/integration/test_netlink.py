@@ -14,6 +14,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -504,3 +505,53 @@ def test_vrf_with_its_table_and_members(backend: NetlinkBackend, names: Names) -
         _mismatches([red, msgspec.structs.replace(BRIDGE_100, master="red")], _refresh(backend))
         == []
     )
+
+
+def test_a_dump_in_a_child_process_is_the_dump(backend: NetlinkBackend, names: Names) -> None:
+    _build(backend, names.router)
+    with backend.dump_in_child("router", ROUTER_SYSCTLS) as router_dump:
+        host = backend.dump("host")
+        from_child = router_dump()
+    assert from_child is not None
+    assert from_child == backend.dump("router", ROUTER_SYSCTLS)
+    assert len(from_child.links) == len([link for link in LINKS if link.namespace == "router"]) + 1
+    assert host == backend.dump("host")
+    # The parent's own socket in that namespace still answers after the child is gone.
+    assert backend.get_link("router", BRIDGE_110.name) is not None
+
+
+def test_a_dump_in_a_child_process_of_a_missing_namespace_is_none(
+    backend: NetlinkBackend,
+) -> None:
+    with backend.dump_in_child("router") as router_dump:
+        assert router_dump() is None
+
+
+def test_a_child_process_failure_is_raised_in_the_parent(
+    backend: NetlinkBackend, names: Names
+) -> None:
+    assert backend.create_netns(names.router)
+    # A directory, not a sysctl: reading it fails in the child with a BackendError.
+    with (
+        pytest.raises(BackendError, match=rf"net\.ipv4\.conf in namespace {names.router}"),
+        backend.dump_in_child("router", ["net.ipv4.conf"]) as router_dump,
+    ):
+        router_dump()
+    # Any other exception ends the child too, and is reported, without a traceback.
+    with (
+        pytest.raises(BackendError, match=r"failed in a child process \(exit status 1\)"),
+        backend.dump_in_child("router", ["not a key"]) as router_dump,
+    ):
+        router_dump()
+
+
+def _children() -> set[str]:
+    tasks = Path("/proc/self/task").iterdir()
+    return {pid for task in tasks for pid in (task / "children").read_text().split()}
+
+
+def test_leaving_the_block_without_the_result_stops_the_child(backend: NetlinkBackend) -> None:
+    before = _children()
+    with backend.dump_in_child("host"):
+        assert len(_children() - before) == 1
+    assert _children() == before  # killed and reaped: not even a zombie is left
