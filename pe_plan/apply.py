@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -318,10 +319,6 @@ class Interrupted(BaseException):
 _STOPPING = (signal.SIGINT, signal.SIGTERM)
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise Interrupted(signal.Signals(signum).name)
-
-
 def _ignore_signals() -> None:
     """From now on a rollback or the recording of the result runs to its end.
 
@@ -347,6 +344,26 @@ def _signals_handled(
         for signum, action in previous.items():
             # None: a handler not set from Python, which cannot be set back; the default is.
             signal.signal(signum, signal.SIG_DFL if action is None else action)
+
+
+@contextmanager
+def _swallowed_quietly() -> Iterator[None]:
+    """Inside the block, an interruption that Python drops is not printed as a traceback.
+
+    The executor raises it again at its next step; other dropped exceptions are printed as
+    Python prints them.
+    """
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if not isinstance(unraisable.exc_value, Interrupted):
+            previous(unraisable)
+
+    previous = sys.unraisablehook
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 class RollbackFailure(msgspec.Struct, frozen=True):
@@ -403,6 +420,22 @@ class Executor:
         self.undo_log: list[UndoEntry] = []
         self._snapshot_taken = False
         self._batching = runner if isinstance(runner, BatchingRunner) else None
+        self._signal: str | None = None
+
+    def _interrupt(self, signum: int, _frame: FrameType | None) -> None:
+        self._signal = signal.Signals(signum).name
+        raise Interrupted(self._signal)
+
+    def _stop_if_signalled(self) -> None:
+        """Raise for a signal whose exception was swallowed where it was raised.
+
+        Python runs its at-fork callbacks (the logging module's, at every subprocess and
+        fork) in a context that drops any exception (see :func:`_swallowed_quietly`): a
+        SIGTERM arriving then would be lost and the apply would go on to its end. Found by
+        signalling applies on a busy machine.
+        """
+        if self._signal is not None:
+            raise Interrupted(self._signal)
 
     def run(
         self,
@@ -422,9 +455,10 @@ class Executor:
         # SIGINT is caught even where it was ignored (a process started in the background
         # inherits that), and SIGTERM would end the process on the spot: either way the node
         # would be left half done, with only the journal to say so.
-        with _signals_handled(_interrupt):
+        with _signals_handled(self._interrupt), _swallowed_quietly():
             try:
                 for steps in self._runs(plan.actions):
+                    self._stop_if_signalled()
                     labels = [_label(step) for step in steps]
                     current = f"{labels[0][0]} ({steps[0].action})"
                     if len(steps) > 1:
@@ -443,8 +477,10 @@ class Executor:
                                 elapsed_ms=elapsed,
                             )
                         )
+                self._stop_if_signalled()
                 current = "verification"
                 verify()
+                self._stop_if_signalled()
             except (Exception, Interrupted) as err:  # noqa: BLE001 - undo on anything
                 _ignore_signals()
                 self._fail(current, err)
