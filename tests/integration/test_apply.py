@@ -28,7 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -61,6 +61,7 @@ from tests.faults import (
     stop_after,
 )
 from tests.integration.conftest import HostNode, frr_daemons, ip
+from tests.reliability.report import ReliabilityReport
 
 pytestmark = [pytest.mark.netns, pytest.mark.frr]
 
@@ -69,9 +70,15 @@ TWO_VNIS = REPO / "tests" / "data" / "l2-two-vnis"
 
 
 def fail_every_write(
-    node: HostNode, config: Path | None, fault_at: Callable[[int], FailAt]
+    node: HostNode,
+    config: Path | None,
+    fault_at: Callable[[int], FailAt],
+    record: Callable[[Sequence[str]], None],
 ) -> tuple[int, list[str]]:
-    """Run the plan once per write, failing that write; returns the writes and the problems."""
+    """Run the plan once per write, failing that write; returns the writes and the problems.
+
+    Each injected failure goes to ``record`` (the reliability report) with its problems.
+    """
     before = picture(node)
     problems: list[str] = []
     for k in itertools.count(1):
@@ -80,6 +87,7 @@ def fail_every_write(
         if outcome is None:
             assert fault.writes == k - 1, "the plan completed without its k-th write"
             return k - 1, problems
+        record(outcome.problems)
         problems += outcome.problems
         if not outcome.rolled_back:
             return k, problems
@@ -169,10 +177,11 @@ SCENARIOS = {"apply": _from_empty, "destroy": _destroy, "grow": _grow, "shrink":
 @pytest.mark.parametrize("when", sorted(FAULTS))
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_a_failure_at_any_write_is_rolled_back(
-    host_node: HostNode, scenario: str, when: str
+    reliability_report: ReliabilityReport, host_node: HostNode, scenario: str, when: str
 ) -> None:
     config = SCENARIOS[scenario](host_node)
-    writes, problems = fail_every_write(host_node, config, FAULTS[when])
+    record = reliability_report.record_fault
+    writes, problems = fail_every_write(host_node, config, FAULTS[when], record)
     print(f"{scenario}: {writes} writes, each failed ({when})")
     assert not problems, "\n".join(problems)
     assert writes >= 5
@@ -182,7 +191,9 @@ def test_a_failure_at_any_write_is_rolled_back(
 
 
 @pytest.mark.parametrize("scenario", ["apply", "destroy"])
-def test_sigkill_at_any_step_is_rolled_back_by_recover(host_node: HostNode, scenario: str) -> None:
+def test_sigkill_at_any_step_is_rolled_back_by_recover(
+    reliability_report: ReliabilityReport, host_node: HostNode, scenario: str
+) -> None:
     node = host_node
     config = SCENARIOS[scenario](node)
     steps = planned_steps(node, config)
@@ -198,6 +209,7 @@ def test_sigkill_at_any_step_is_rolled_back_by_recover(host_node: HostNode, scen
             plan_config=STRETCH,
             restore=STRETCH if config is None else None,
         )
+        reliability_report.record_crash_point(outcome.problems)
         problems += outcome.problems
         if not outcome.rolled_back:
             break
@@ -206,19 +218,21 @@ def test_sigkill_at_any_step_is_rolled_back_by_recover(host_node: HostNode, scen
 
 
 def test_recover_forward_keeps_what_was_done_and_finishes_at_any_step(
-    host_node: HostNode,
+    reliability_report: ReliabilityReport, host_node: HostNode
 ) -> None:
     node = host_node
     empty = picture(node)
     steps = planned_steps(node, STRETCH)
     problems: list[str] = []
     for k in range(1, steps + 1):
+        found = len(problems)
         stop_after(cli_process(*command_args(node, STRETCH)), k, signal.SIGKILL)
         status, text = cli(
             "recover", "--forward", "-f", str(STRETCH), *node.node_args, "--auto-approve"
         )
         if status != 0:
             problems.append(f"step {k}: recover --forward failed: {text}")
+            reliability_report.record_crash_point(problems[found:])
             break
         status, text = cli("plan", "-f", str(STRETCH), *node.node_args, "--detailed-exitcode")
         if status != 0:
@@ -231,6 +245,7 @@ def test_recover_forward_keeps_what_was_done_and_finishes_at_any_step(
         if now.kernel != empty.kernel or now.frr is not None:
             problems.append(f"step {k}: destroy left:\n{difference(empty, now)}")
         problems += [f"step {k}: left {item}" for item in leftovers(node)]
+        reliability_report.record_crash_point(problems[found:])
     print(f"recover --forward: killed after each of {steps} steps")
     assert not problems, "\n".join(problems)
 
@@ -303,6 +318,7 @@ def test_a_signal_during_apply_is_rolled_back_by_the_process(
         status, output = stop_after(cli_process(*command_args(node, STRETCH)), k, signum)
         assert status == 3, output
         assert f"interrupted ({signum.name})" in output
+        assert "Traceback" not in output
         assert "rolled back: " in output
         assert picture(node) == before
         assert not leftovers(node)
