@@ -111,8 +111,9 @@ class StateLock:
             fate = "no longer runs"
         return (
             f"the previous lock on {self.path} was not released: {stale.describe()}; that "
-            f"process {fate}. Its command may have stopped halfway; `pe-plan plan` shows what "
-            "is left to do"
+            f"process {fate}. Its command may have stopped halfway: an apply or destroy cut "
+            "short is rolled back by `pe-plan recover` (commands refuse to plan until then), "
+            "anything else shows in `pe-plan plan`"
         )
 
     def release(self) -> None:

@@ -138,6 +138,7 @@ def test_a_killed_holder_is_reported_not_silently_replaced(
     assert warning.startswith(f"Warning: the previous lock on {host_node.lock} was not released:")
     assert f"pid {first.process.pid} (pe-plan apply)" in warning
     assert "that process no longer runs" in warning
+    assert "rolled back by `pe-plan recover`" in warning
     assert error.startswith(f"Error: an interrupted `pe-plan apply` (pid {first.process.pid}")
     recovered = pe_plan("recover", *host_node.node_args, "--auto-approve")
     assert recovered.returncode == 0, recovered.stderr
