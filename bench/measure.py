@@ -26,7 +26,14 @@ class Sample(NamedTuple):
 
 
 class ChildFailedError(RuntimeError):
-    """A measured command failed: the benchmark's figures would be meaningless."""
+    """A measured command failed: the benchmark's figures would be meaningless.
+
+    ``reason`` is the last line of its output that starts with ``Error:``, or its status.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def child_environment(cache: Path) -> dict[str, str]:
@@ -46,8 +53,11 @@ def run_child(argv: Sequence[str], env: Mapping[str, str], log: Path) -> Sample:
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-        raise ChildFailedError(f"{' '.join(argv)} exited {process.returncode}:\n{tail}")
+        lines = log.read_text(errors="replace").splitlines()
+        errors = [line for line in lines if line.startswith("Error:")]
+        reason = errors[-1] if errors else f"exit status {process.returncode}"
+        tail = "\n".join(lines[-15:])
+        raise ChildFailedError(f"{' '.join(argv)} exited {process.returncode}:\n{tail}", reason)
     return Sample(seconds, usage.ru_maxrss / 1024)
 
 
@@ -76,6 +86,11 @@ def growth(small: tuple[int, float], large: tuple[int, float]) -> float | None:
     if t1 <= 0 or t2 <= 0 or n1 == n2:
         return None
     return math.log(t2 / t1) / math.log(n2 / n1)
+
+
+def sizes_option(text: str) -> list[int]:
+    """A ``--sizes`` option's value (numbers of VNIs, comma-separated), in increasing order."""
+    return sorted({int(n) for n in text.split(",")})
 
 
 def seconds_text(seconds: float) -> str:

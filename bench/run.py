@@ -1,12 +1,13 @@
 """Benchmark pe-plan at 10 to 4000 VNIs, side by side with iproute2 doing the same work.
 
     python -m bench.run [--sizes 10,100,1000] [--with-4000] [--runs 3] [--reads 5]
+                        [--lab-sizes 10,100] [--no-lab]
 
 Root only; runs on the host kernel in throwaway namespaces (see :mod:`bench.scenario` for
-the node: N L2VNIs, five links each; the host kernel has no VRF, so the L3 half is not
-measured here). For each size and run, pe-plan's turn and iproute2's turn each start from
-an empty host namespace, in alternating order, and never share the kernel with the other's
-objects:
+the node: N L2VNIs, five links each; the host kernel has no VRF, so the L3 half is measured
+in the lab, see below). For each size and run, pe-plan's turn and iproute2's turn each
+start from an empty host namespace, in alternating order, and never share the kernel with
+the other's objects:
 
 * pe-plan: ``apply`` from empty, then ``plan`` on the applied node (a no-op) alternated with
   the baseline reads (``ip -j -d link show`` and ``ip -j address show`` in both namespaces)
@@ -14,6 +15,12 @@ objects:
   computation and the state file write and read in process, then ``destroy``;
 * iproute2: the same objects created and deleted with ``ip -batch``; then created once more
   with FRR started by hand and given the same config before the VXLANs, as pe-plan does.
+  The ``ip`` scripts are written from pe-plan's desired state of the node
+  (:mod:`bench.iproute2`), and after the first run of each size both nodes, as the kernel
+  holds them, must be the same objects with the same attributes, or the benchmark stops.
+
+A pe-plan command that fails stops the benchmark, except ``destroy``: the size's table then
+has no destroy rows and ends with the error, and the rest of the run stands.
 
 Every figure is the median of the runs, every pe-plan figure is shown as a ratio to its
 baseline from the same invocation, and the growth column is the exponent k of t ∝ N^k
@@ -24,6 +31,11 @@ finishes in the kernel after ``ip netns del`` returns; the destroy rows are show
 and with that clean-up. Other work on the machine that takes the kernel's RTNL lock (tests
 that build namespaces) slows every write of both sides: compare ratios, not seconds, and
 prefer a quiet machine.
+
+After the host tables, unless ``--no-lab``, the same benchmark runs on the node with VRFs
+(half L3VNIs with host sessions, half L2VNIs with gateways routed in them) inside a
+User-Mode Linux guest (:mod:`bench.lab`), at ``--lab-sizes`` VNIs with the same ``--runs``
+and ``--reads``, and its table follows; without the lab (no UML) it says why.
 """
 
 from __future__ import annotations
@@ -34,13 +46,15 @@ import re
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import NamedTuple
 
-from bench import scenario
+from bench import iproute2, lab, scenario
 from bench.measure import (
+    ChildFailedError,
     Sample,
     child_environment,
     growth,
@@ -49,14 +63,13 @@ from bench.measure import (
     repeated,
     run_child,
     seconds_text,
+    sizes_option,
     timed,
 )
 from pe_plan.backends.netlink import NetlinkBackend
-from pe_plan.derive import derive
-from pe_plan.desired import desired_node
-from pe_plan.frr_render import render_frr
+from pe_plan.desired import NodeFacts, desired_node
 from pe_plan.load import load_paths
-from pe_plan.model import FrrInstance, NodeState
+from pe_plan.model import FrrInstance, Link, NodeState
 from pe_plan.plan import make_plan
 from pe_plan.refresh import node_facts, refresh
 from pe_plan.state import StateFile, depends_on_from_state, resources_from_state
@@ -105,6 +118,8 @@ ROWS = {
 STARTUP_LIMIT = 1.2
 PEAK_TARGET_MB = 150
 TARGET_SIZE = 1000
+FAILURE_WIDTH = 96
+FAILURE_LINES = 4
 
 
 class Figures:
@@ -114,7 +129,10 @@ class Figures:
         self.pe: dict[str, list[Sample]] = {key: [] for key in ROWS}
         self.base: dict[str, list[Sample]] = {key: [] for key in ROWS}
         self.objects = 0
+        self.links = 0
         self.state_bytes = 0
+        self.built: dict[str, NodeState] = {}  # the node each side built, read back once
+        self.failures: set[str] = set()
 
     def time(self, key: str) -> float | None:
         return median([s.seconds for s in self.pe[key]]) if self.pe[key] else None
@@ -128,12 +146,15 @@ class Figures:
 
 
 class Bench:
-    """One invocation: its namespaces, its scratch directory and the children's environment."""
+    """One invocation: its node, namespaces, scratch directory and the children's environment."""
 
-    def __init__(self, names: scenario.Names, work: Path, reads: int) -> None:
+    def __init__(self, names: scenario.Names, work: Path, reads: int, node: scenario.Node) -> None:
         self.names = names
         self.work = work
         self.reads = reads
+        self.node = node
+        self.node_file = work / "node.yaml"
+        self.node_file.write_text(node.node_file_text(names.pe_host, names.pe_router))
         self.env = child_environment(work / "pycache")
         self.logs = 0
 
@@ -159,30 +180,42 @@ class Bench:
     def size(self, count: int, runs: int) -> Figures:
         figures = Figures()
         config = self.work / f"vnis-{count}.yaml"
-        config.write_text(scenario.config_text(count))
+        config.write_text(self.node.config_text(count))
         valid = validate(load_paths([config]))
-        frr = render_frr(valid, derive(valid, 0), hostname="bench", secret_salt=SALT).text
+        settings = load_node_file(self.node_file)
+        facts = NodeFacts(underlay_mtu=scenario.NIC_MTU)
+        desired = desired_node(valid, settings, 0, facts, hostname="bench", secret_salt=SALT)
+        assert desired.frr is not None
+        frr = desired.frr.text
+        links = [o for o in desired.objects.values() if isinstance(o, Link)]
+        figures.links = sum(link.moved_from is None for link in links)
+        where = iproute2.Node(
+            namespaces={"host": self.names.ip_host, "router": self.names.ip_router},
+            nic_addresses={scenario.NIC: [scenario.NIC_CIDR]},
+            work=self.work,
+        )
+        scripts = (iproute2.creation(desired, where), iproute2.deletion(desired, where))
         for run in range(runs):
             turns: list[Callable[[], None]] = [
                 lambda: self.pe_plan_turn(count, config, figures),
-                lambda: self.iproute2_turn(count, frr, figures),
+                lambda: self.iproute2_turn(count, scripts, frr, figures),
             ]
             for turn in turns if run % 2 == 0 else reversed(turns):
                 turn()
+            if run == 0:
+                check_baseline(figures, desired)
             progress(f"{count} VNIs: run {run + 1} of {runs} done")
         return figures
 
     def pe_plan_turn(self, count: int, config: Path, figures: Figures) -> None:
         host, router = self.names.pe_host, self.names.pe_router
         scenario.make_host(host)
-        node = self.work / "node.yaml"
-        node.write_text(scenario.node_file_text(host, router))
         state = self.work / f"state-{count}.json"
         empty = self.observe(host, router, frr=False)
-        scenario.wait_until_idle(self.names.probe)
+        self.names.wait_until_idle()
 
         progress(f"{count} VNIs: pe-plan apply")
-        common = ("--node-file", str(node), "--state", str(state))
+        common = ("--node-file", str(self.node_file), "--state", str(state))
         sample, log = self.child(PE_PLAN, "apply", "-f", str(config), *common, "--auto-approve")
         figures.pe["apply"].append(sample)
         figures.pe["apply_frr"].append(sample)
@@ -191,6 +224,8 @@ class Bench:
         figures.objects = int(steps[1]) if steps else 0
 
         scenario.wait_for_dad(host, router)
+        if "pe-plan" not in figures.built:
+            figures.built["pe-plan"] = self.observe(host, router, frr=False)
         reads = scenario.ip_reads(host, router)
         for _ in range(self.reads):
             figures.pe["plan"].append(self.child(PE_PLAN, "plan", "-f", str(config), *common)[0])
@@ -198,19 +233,31 @@ class Bench:
             figures.pe["refresh"].append(timed(lambda: self.observe(host, router, frr=True)))
         figures.base["refresh"] = figures.base["plan"]
 
-        self.pure_plan(config, node, state, empty, figures)
+        self.pure_plan(config, state, empty, figures)
         self.state_file(state, figures)
 
         progress(f"{count} VNIs: pe-plan destroy")
-        sample, _ = self.child(PE_PLAN, "destroy", *common, "--auto-approve")
-        figures.pe["destroy"].append(sample)
-        idle = scenario.wait_until_idle(self.names.probe)
-        figures.pe["destroy_idle"].append(Sample(sample.seconds + idle))
-        scenario.ip("netns", "del", host)
+        try:
+            sample, _ = self.child(PE_PLAN, "destroy", *common, "--auto-approve")
+        except ChildFailedError as error:
+            # The other figures of the run stand; the table says why destroy has none.
+            figures.failures.add(f"pe-plan destroy failed: {error.reason}")
+            scenario.remove_node(host, router)
+        else:
+            figures.pe["destroy"].append(sample)
+            idle = self.names.wait_until_idle()
+            figures.pe["destroy_idle"].append(Sample(sample.seconds + idle))
+            scenario.ip("netns", "del", host)
         state.unlink()
-        scenario.wait_until_idle(self.names.probe)
+        self.names.wait_until_idle()
 
-    def iproute2_turn(self, count: int, frr: str, figures: Figures) -> None:
+    def iproute2_turn(
+        self,
+        count: int,
+        scripts: tuple[iproute2.Creation, scenario.Script],
+        frr: str,
+        figures: Figures,
+    ) -> None:
         """The same node with iproute2: created and deleted, then created with FRR.
 
         pe-plan starts FRR and gives it its config before it creates the VXLANs, and zebra
@@ -218,20 +265,21 @@ class Bench:
         """
         host, router = self.names.ip_host, self.names.ip_router
         scenario.make_host(host)
-        scenario.wait_until_idle(self.names.probe)
+        self.names.wait_until_idle()
         progress(f"{count} VNIs: ip -batch create")
-        create = scenario.ip_create(count, host, router, self.work)
+        create, delete = scripts
         everything = create.namespace + create.links + create.vxlans
         figures.base["apply"].append(timed(lambda: scenario.run_script(everything)))
         scenario.wait_for_dad(host, router)
+        if "iproute2" not in figures.built:
+            figures.built["iproute2"] = self.observe(host, router, frr=False)
         progress(f"{count} VNIs: ip -batch delete")
-        delete = scenario.ip_delete(count, host, router, self.work)
         sample = timed(lambda: scenario.run_script(delete))
         figures.base["destroy"].append(sample)
-        idle = scenario.wait_until_idle(self.names.probe)
+        idle = self.names.wait_until_idle()
         figures.base["destroy_idle"].append(Sample(sample.seconds + idle))
         scenario.ip("netns", "del", host)
-        scenario.wait_until_idle(self.names.probe)
+        self.names.wait_until_idle()
 
         scenario.make_host(host)
         progress(f"{count} VNIs: FRR started by hand, then ip -batch create")
@@ -243,7 +291,7 @@ class Bench:
 
         figures.base["apply_frr"].append(timed(by_hand))
         scenario.remove_node(host, router)
-        scenario.wait_until_idle(self.names.probe)
+        self.names.wait_until_idle()
 
     def observe(self, host: str, router: str, *, frr: bool) -> NodeState:
         """The kernel side of a refresh, in this process (FRR's config is not read)."""
@@ -256,11 +304,9 @@ class Bench:
                 managed_frr=FrrInstance(pathspace=router) if frr else None,
             )
 
-    def pure_plan(
-        self, config: Path, node: Path, state: Path, empty: NodeState, figures: Figures
-    ) -> None:
+    def pure_plan(self, config: Path, state: Path, empty: NodeState, figures: Figures) -> None:
         """make_plan alone, on what this run read: the applied node and the empty one."""
-        settings = load_node_file(node)
+        settings = load_node_file(self.node_file)
         valid = validate(load_paths([config]))
         recorded_state = StateFile(state).read()
         assert recorded_state is not None
@@ -297,6 +343,15 @@ class Bench:
         figures.pe["state_read"] += repeated(lambda: StateFile(path).read(), IN_PROCESS_REPEATS)
 
 
+def check_baseline(figures: Figures, desired: NodeState) -> None:
+    """Stop unless ``ip -batch`` built the node pe-plan built, as the kernel shows them."""
+    built = [iproute2.comparable(figures.built[who], desired) for who in ("pe-plan", "iproute2")]
+    wrong = iproute2.differences(*built)
+    if wrong:
+        listed = "\n".join(f"  {line}" for line in wrong[:20])
+        raise RuntimeError(f"ip -batch did not build the node pe-plan built:\n{listed}")
+
+
 def progress(message: str) -> None:
     print(f"... {message}", file=sys.stderr, flush=True)
 
@@ -330,15 +385,17 @@ def print_startup(mine: Sequence[Sample], theirs: Sequence[Sample]) -> float:
     return ratio
 
 
-def print_size(size: int, runs: int, results: dict[int, Figures]) -> None:
+def print_size(
+    size: int, runs: int, results: dict[int, Figures], rows: Mapping[str, Row] = ROWS
+) -> None:
     figures = results[size]
     print(
-        f"\n{size} VNIs ({size * scenario.LINKS_PER_VNI} links, {figures.objects} plan steps), "
+        f"\n{size} VNIs ({figures.links} links, {figures.objects} plan steps), "
         f"medians of {runs} run(s); FRR managed"
     )
     header = f"  {'what':<37}{'pe-plan':>9}  {'baseline':<29}{'':>9}{'ratio':>8}"
     print(f"{header}  {'target':<9}{'growth':>7}{'peak RSS':>10}")
-    for key, row in ROWS.items():
+    for key, row in rows.items():
         mine = figures.time(key)
         if mine is None:
             continue
@@ -354,6 +411,9 @@ def print_size(size: int, runs: int, results: dict[int, Figures]) -> None:
             f"{growth_text(key, size, results):>7}"
             f"{f'{peak:.0f} MB' if peak is not None else '':>10}"
         )
+    for failure in sorted(figures.failures):
+        shown = textwrap.fill(failure, FAILURE_WIDTH, max_lines=FAILURE_LINES, placeholder=" …")
+        print(textwrap.indent(shown, "  ! "))
 
 
 def print_targets(startup_ratio: float, results: dict[int, Figures]) -> None:
@@ -381,14 +441,23 @@ def print_targets(startup_ratio: float, results: dict[int, Figures]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
-    parser.add_argument("--sizes", default="10,100,1000", help="numbers of VNIs, comma-separated")
+    parser.add_argument(
+        "--sizes", type=sizes_option, default="10,100,1000", help="numbers of VNIs, comma-separated"
+    )
     parser.add_argument("--with-4000", action="store_true", help="add 4000 VNIs (one run)")
     parser.add_argument("--runs", type=int, default=3, help="runs per size (medians)")
     parser.add_argument("--reads", type=int, default=5, help="no-op plans per run")
+    parser.add_argument(
+        "--lab-sizes",
+        type=sizes_option,
+        default="10,100",
+        help="numbers of VNIs of the VRF variant in the lab (at most 100 or so: UML is slow)",
+    )
+    parser.add_argument("--no-lab", action="store_true", help="skip the VRF variant in the lab")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("the benchmark creates network namespaces: run it as root")
-    sizes = sorted({int(n) for n in args.sizes.split(",")} | ({4000} if args.with_4000 else set()))
+    sizes = sorted({*args.sizes, *([4000] if args.with_4000 else [])})
 
     def terminate(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -399,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="pebench-") as work,
         scenario.throwaway_namespaces() as names,
     ):
-        bench = Bench(names, Path(work), args.reads)
+        bench = Bench(names, Path(work), args.reads, scenario.L2_NODE)
         bench.warm_up()
         startup_ratio = print_startup(*bench.startup())
         for size in sizes:
@@ -408,9 +477,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             results[size] = bench.size(size, runs)
             print_size(size, runs, results)
     print_targets(startup_ratio, results)
+    print(f"\n{machine()}")
+    if args.no_lab:
+        return 0
+    return 0 if lab.run_lab(args.lab_sizes, args.runs, args.reads) else 1
+
+
+def machine() -> str:
     python = sys.version.split()[0]
-    print(f"\nmachine: {os.cpu_count()} cores, kernel {os.uname().release}, Python {python}")
-    return 0
+    return f"machine: {os.cpu_count()} cores, kernel {os.uname().release}, Python {python}"
 
 
 if __name__ == "__main__":

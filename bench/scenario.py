@@ -1,40 +1,47 @@
-"""The benchmark's node: N L2VNIs, the throwaway namespaces, the iproute2 twin, clean-up.
+"""The benchmark's nodes, the throwaway namespaces, FRR started by hand, clean-up.
 
-The host kernel has no VRF, so the scenario is N L2VNIs without a gateway (VNIs 100 to
-99 + N): per VNI pe-plan builds ``br-pe-<vni>`` (addrgenmode none) and ``vni<vni>`` in it
-(nolearning, neigh_suppress on, learning off, addrgenmode none) in the router namespace, a
-veth ``host-<vni>`` / ``pe-<vni>`` (MTU 1450, ``pe-`` in the PE bridge) and a host bridge
-``br-hs-<vni>`` holding ``host-<vni>``: five links per VNI, no addresses. The node moves its
-underlay NIC ``toswitch`` (a veth in the throwaway host namespace) into the router
-namespace, sets four sysctls there and puts the VTEP address on ``lo``.
+Two nodes, both node index 0 with managed FRR, in the seed's dialect (VNIs 100 to 99 + N):
 
-:func:`ip_create` and :func:`ip_delete` are the same work written as ``ip -batch`` files,
-as someone would do it by hand with iproute2: the same namespaces, addrgenmode none where
-pe-plan sets it (the kernel takes it only after the link exists, so it is its own line, as
-pe-plan sends it in its own request), the same MTUs, masters and port flags.
+* :data:`L2_NODE`, for the host kernel, which has no VRF: N L2VNIs without a gateway. Per
+  VNI pe-plan builds ``br-pe-<vni>`` (addrgenmode none) and ``vni<vni>`` in it (nolearning,
+  neigh_suppress on, learning off, addrgenmode none) in the router namespace, a veth
+  ``host-<vni>`` / ``pe-<vni>`` (MTU 1450, ``pe-`` in the PE bridge) and a host bridge
+  ``br-hs-<vni>`` holding ``host-<vni>``: five links per VNI, no addresses. The VTEP
+  address goes on ``lo``.
+* :data:`VRF_NODE`, for the User-Mode Linux lab (``bench.lab``): the first half of the VNIs
+  are L3VNIs, each its own VRF ``vrf<vni>`` with a host session (``hostasn``, an IPv4
+  ``localcidr`` of its own: the veth ``host-<vni>`` / ``pe-<vni>`` with an address on each
+  leg, ``pe-`` in the VRF); the second half are L2VNIs routed in those VRFs, one each, with
+  a gateway (its own subnet, on ``br-pe-<vni>`` with the fixed gateway MAC) and a host
+  bridge. Five links per VNI here too, plus the VTEP's dummy ``lound``, pe-plan's default:
+  the lab's kernel has the dummy driver, so the node is the one pe-plan builds by default.
+
+Either node moves its underlay NIC ``toswitch`` (a veth in the throwaway host namespace)
+into the router namespace and sets four sysctls there. The ``ip`` scripts of the baseline
+are written from pe-plan's desired state of the node (:mod:`bench.iproute2`).
 """
 
 from __future__ import annotations
 
 import shlex
+import statistics
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from pe_plan.backends.frr import RUN_DIR, LocalHost, ManagedFrr
-from pe_plan.desired import ROUTER_SYSCTLS, VXLAN_OVERHEAD
 
 FIRST_VNI = 100
 NIC = "toswitch"
 NIC_CIDR = "192.168.11.3/24"
 NIC_MTU = 1500
 VTEP = "100.65.0.0"  # node index 0 of the vtepcidr below
-VETH_MTU = NIC_MTU - VXLAN_OVERHEAD
-LINKS_PER_VNI = 5
+QUIET_MS = 15  # a probe of the RTNL lock quicker than this found it free (on the host)
+CALIBRATION_PROBES = 5
 
 _UNDERLAY = f"""\
 apiVersion: openpe.openperouter.github.io/v1alpha1
@@ -51,6 +58,19 @@ spec:
       address: 192.168.11.2
 """
 
+_L3VNI = """\
+apiVersion: openpe.openperouter.github.io/v1alpha1
+kind: L3VNI
+metadata:
+  name: vrf{vni}
+spec:
+  asn: 64514
+  vni: {vni}
+  hostasn: 64515
+  localcidr:
+    ipv4: 192.169.{index}.0/24
+"""
+
 _L2VNI = """\
 apiVersion: openpe.openperouter.github.io/v1alpha1
 kind: L2VNI
@@ -61,6 +81,11 @@ spec:
   hostmaster:
     type: bridge
     autocreate: true
+{routing}"""
+
+_ROUTING = """\
+  vrf: vrf{l3vni}
+  l2gatewayip: 192.170.{index}.1/24
 """
 
 
@@ -69,19 +94,45 @@ def vnis(count: int) -> range:
 
 
 def config_text(count: int) -> str:
-    """The config of ``count`` L2VNIs in the seed's dialect, one document per resource."""
-    return "---\n".join([_UNDERLAY, *(_L2VNI.format(vni=vni) for vni in vnis(count))])
+    """``count`` L2VNIs without a gateway, one document per resource."""
+    l2vnis = (_L2VNI.format(vni=vni, routing="") for vni in vnis(count))
+    return "---\n".join([_UNDERLAY, *l2vnis])
 
 
-def node_file_text(host: str, router: str) -> str:
-    return (
-        "nodeIndex: {index: 0}\n"
-        "nodeName: bench\n"
-        f"routerNamespace: {router}\n"
-        f"hostNamespace: {host}\n"
-        "vtepDevice: lo\n"
-        "frr: {mode: managed}\n"
-    )
+def vrf_config_text(count: int) -> str:
+    """``count // 2`` L3VNIs with host sessions, then L2VNIs routed in their VRFs in turn."""
+    half = count // 2
+    l3vnis = vnis(half)
+    l2vnis = range(FIRST_VNI + half, FIRST_VNI + count)
+    documents = [_L3VNI.format(vni=vni, index=i) for i, vni in enumerate(l3vnis)]
+    documents += [
+        _L2VNI.format(
+            vni=vni, routing=_ROUTING.format(l3vni=l3vnis[i % half], index=i) if half else ""
+        )
+        for i, vni in enumerate(l2vnis)
+    ]
+    return "---\n".join([_UNDERLAY, *documents])
+
+
+class Node(NamedTuple):
+    """A benchmark node: its config for N VNIs and the device of its VTEP address."""
+
+    config_text: Callable[[int], str]
+    vtep_device: Literal["lound", "lo"]
+
+    def node_file_text(self, host: str, router: str) -> str:
+        return (
+            "nodeIndex: {index: 0}\n"
+            "nodeName: bench\n"
+            f"routerNamespace: {router}\n"
+            f"hostNamespace: {host}\n"
+            f"vtepDevice: {self.vtep_device}\n"
+            "frr: {mode: managed}\n"
+        )
+
+
+L2_NODE = Node(config_text, vtep_device="lo")
+VRF_NODE = Node(vrf_config_text, vtep_device="lound")
 
 
 def ip(*argv: str) -> None:
@@ -118,69 +169,6 @@ def remove_node(host: str, router: str) -> None:
         frr_dir.rmdir()
 
 
-def _batch_file(path: Path, lines: list[str]) -> str:
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
-
-
-Script = list[list[str]]
-"""``ip`` command lines (argv without ``ip``), run in order."""
-
-
-class Creation(NamedTuple):
-    """``ip`` scripts that build the node, in order; FRR, if it runs, starts before vxlans."""
-
-    namespace: Script
-    links: Script
-    vxlans: Script
-
-
-def ip_create(count: int, host: str, router: str, work: Path) -> Creation:
-    """What ``pe-plan apply`` does to an empty node, written for iproute2, in its order."""
-    router_lines = [f"address add {VTEP}/32 dev lo"]
-    host_lines = []
-    port_lines = []
-    vxlan_lines = []
-    for vni in vnis(count):
-        router_lines += [
-            f"link add br-pe-{vni} type bridge",
-            f"link set br-pe-{vni} addrgenmode none",
-            f"link set br-pe-{vni} up",
-        ]
-        host_lines += [
-            f"link add br-hs-{vni} up type bridge",
-            (
-                f"link add host-{vni} mtu {VETH_MTU} master br-hs-{vni} up type veth "
-                f"peer name pe-{vni} mtu {VETH_MTU} netns {router}"
-            ),
-        ]
-        port_lines.append(f"link set pe-{vni} master br-pe-{vni} up")
-        vxlan_lines += [
-            (
-                f"link add vni{vni} master br-pe-{vni} type vxlan id {vni} local {VTEP} "
-                "dstport 4789 nolearning"
-            ),
-            f"link set vni{vni} addrgenmode none",
-            f"link set vni{vni} type bridge_slave neigh_suppress on learning off",
-            f"link set vni{vni} up",
-        ]
-    sysctls = [f"{key}=1" for key in ROUTER_SYSCTLS]
-    return Creation(
-        namespace=[["netns", "add", router]],
-        links=[
-            ["netns", "exec", router, "sysctl", "-qw", *sysctls],
-            ["-n", router, "link", "set", "lo", "up"],
-            ["-n", host, "link", "set", NIC, "netns", router],
-            ["-n", router, "address", "add", NIC_CIDR, "dev", NIC],
-            ["-n", router, "link", "set", NIC, "up"],
-            ["-n", router, "-batch", _batch_file(work / "router.batch", router_lines)],
-            ["-n", host, "-batch", _batch_file(work / "host.batch", host_lines)],
-            ["-n", router, "-batch", _batch_file(work / "ports.batch", port_lines)],
-        ],
-        vxlans=[["-n", router, "-batch", _batch_file(work / "vxlans.batch", vxlan_lines)]],
-    )
-
-
 def start_frr(router: str, config: str, work: Path) -> None:
     """FRR started by hand in the router namespace, as pe-plan does, and given ``config``."""
     # The daemons are started with the commands pe-plan uses (see ManagedFrr.start_command).
@@ -194,25 +182,8 @@ def start_frr(router: str, config: str, work: Path) -> None:
         raise RuntimeError(f"vtysh -f {path}: {result.stderr.strip() or result.stdout.strip()}")
 
 
-def ip_delete(count: int, host: str, router: str, work: Path) -> Script:
-    """What ``pe-plan destroy`` does, written for iproute2: object by object, then the netns.
-
-    Deleting ``host-<vni>`` takes its peer ``pe-<vni>`` along, as it does for pe-plan.
-    """
-    host_lines = []
-    router_lines = []
-    for vni in vnis(count):
-        host_lines += [f"link del host-{vni}", f"link del br-hs-{vni}"]
-        router_lines += [f"link del vni{vni}", f"link del br-pe-{vni}"]
-    return [
-        ["-n", host, "-batch", _batch_file(work / "host-del.batch", host_lines)],
-        ["-n", router, "-batch", _batch_file(work / "router-del.batch", router_lines)],
-        ["-n", router, "address", "del", f"{VTEP}/32", "dev", "lo"],
-        ["-n", router, "link", "set", NIC, "netns", host],
-        ["-n", host, "address", "add", NIC_CIDR, "dev", NIC],
-        ["-n", host, "link", "set", NIC, "up"],
-        ["netns", "del", router],
-    ]
+Script = list[list[str]]
+"""``ip`` command lines (argv without ``ip``), run in order."""
 
 
 def ip_reads(host: str, router: str) -> Script:
@@ -258,6 +229,11 @@ class Names:
         self.ip_host = f"pebench-ih-{suffix}"
         self.ip_router = f"pebench-ir-{suffix}"
         self.probe = f"pebench-p-{suffix}"
+        self.quiet_ms: float = QUIET_MS
+
+    def wait_until_idle(self) -> float:
+        """:func:`wait_until_idle`, with the probe's quick time on this machine."""
+        return wait_until_idle(self.probe, quiet_ms=self.quiet_ms)
 
     def remove_all(self) -> None:
         remove_node(self.pe_host, self.pe_router)
@@ -272,12 +248,15 @@ def throwaway_namespaces() -> Iterator[Names]:
     names = Names()
     try:
         ip("netns", "add", names.probe)
+        # Starting a process takes some 30 ms in User-Mode Linux: quick is relative.
+        idle = statistics.median(_probe_ms(names.probe) for _ in range(CALIBRATION_PROBES))
+        names.quiet_ms = max(QUIET_MS, 2 * idle)
         yield names
     finally:
         names.remove_all()
 
 
-def wait_until_idle(probe: str, *, quiet_ms: float = 15, timeout: float = 600) -> float:
+def wait_until_idle(probe: str, *, quiet_ms: float, timeout: float = 600) -> float:
     """Seconds until the kernel's RTNL lock is free again; the time it took is returned.
 
     ``ip netns del`` returns at once; the kernel then deletes the namespace's links in the
@@ -288,7 +267,11 @@ def wait_until_idle(probe: str, *, quiet_ms: float = 15, timeout: float = 600) -
     started = time.perf_counter()
     quick = 0
     while quick < 3 and time.perf_counter() - started < timeout:
-        probe_started = time.perf_counter()
-        ip("-n", probe, "link", "set", "lo", "up")
-        quick = quick + 1 if (time.perf_counter() - probe_started) * 1000 < quiet_ms else 0
+        quick = quick + 1 if _probe_ms(probe) < quiet_ms else 0
     return time.perf_counter() - started
+
+
+def _probe_ms(probe: str) -> float:
+    started = time.perf_counter()
+    ip("-n", probe, "link", "set", "lo", "up")
+    return (time.perf_counter() - started) * 1000
