@@ -45,6 +45,14 @@ FRR_USER = "frr"
 STDIN_PATH = "/proc/self/fd/0"
 FAILED_LINE_RE = re.compile(r"^line (\d+): (.*)$", re.MULTILINE)
 NOT_CONNECTED = "failed to connect to any daemons"
+# bgpd keeps a VRF's BGP instance while the VRF has an L3VNI, and lets the L3VNI go only
+# when zebra tells it that the VNI's VXLAN or its `vni` line is gone: a message that comes
+# after the change that removed them, seconds later for a hundred VRFs. Until then it
+# refuses `no router bgp ASN vrf X`, and the default instance's removal after them.
+_WAITING_FOR_ZEBRA = ("Please unconfigure l3vni", "Dependent VRF instances exist")
+_BGP_REMOVAL_RE = re.compile(r"no router bgp \d+( vrf \S+)?")
+# Seconds between attempts at lines that wait for zebra: a minute in all.
+RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 1.0, 2.0, 2.0, 4.0, 4.0, 8.0, 8.0, 8.0, 8.0, 8.0)
 
 
 class CommandResult(msgspec.Struct, frozen=True):
@@ -116,6 +124,7 @@ class Vtysh:
         required: Sequence[str] = REQUIRED_DAEMONS,
         timeout: float = 120.0,
         start_hint: str | None = None,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
     ) -> None:
         if pathspace is None and vty_socket is None:
             msg = "Vtysh needs a pathspace or a vty socket directory"
@@ -126,6 +135,7 @@ class Vtysh:
         self.binary = binary
         self.required = tuple(required)
         self.timeout = timeout
+        self.retry_delays = tuple(retry_delays)
         self.start_hint = start_hint or self._default_hint()
 
     @property
@@ -158,35 +168,35 @@ class Vtysh:
         e.g. remove zebra's ``no ip forwarding``); it runs one vtysh process where
         frr-reload.py runs one per removal (slow in the lab VM), it keeps passwords out of
         logs, and it names the line FRR refused. vtysh -f goes on after a refused line;
-        the caller rolls back to its snapshot.
+        the caller rolls back to its snapshot. BGP instances that bgpd keeps until zebra
+        has caught up (see ``_WAITING_FOR_ZEBRA``) are removed again, for up to a minute.
         """
         if delta.empty:
             return
-        commands = delta.commands()
+        commands: Sequence[str] = delta.commands()
+        for delay in (*self.retry_delays, None):
+            refusal = self._run_script(commands)
+            if refusal is None:
+                return
+            if delay is None or not refusal.waits_for_zebra():
+                raise refusal.error()
+            time.sleep(delay)
+            commands = refusal.lines()
+
+    def _run_script(self, commands: Sequence[str]) -> _Refusal | None:
         script = "\n".join(commands) + "\n"
         result = self._vtysh("-f", STDIN_PATH, stdin=script)
         if NOT_CONNECTED in result.stderr:
             raise self._unreachable(result.stderr)
         failures = FAILED_LINE_RE.findall(result.stderr)
-        failed = [int(number) for number, _ in failures]
-        if not failed and result.returncode == 0:
-            return
-        if not failed:
+        if not failures and result.returncode == 0:
+            return None
+        if not failures:
             raise BackendError(
                 f"vtysh failed on FRR instance {self.instance}: "
                 + _redact(result.stderr.strip(), script)
             )
-        first = commands[failed[0] - 1].strip()
-        # The daemon's reason goes to stdout ("% Specify remote-as ..."); vtysh's own
-        # ("% Unknown command[25]: <line>") only to stderr.
-        reasons = " ".join(line for line in result.stdout.splitlines() if line.startswith("%"))
-        reasons = reasons or re.sub(r"\[\d+\]", "", failures[0][1]).partition(":")[0]
-        more = f" (and {len(failed) - 1} more lines)" if len(failed) > 1 else ""
-        raise BackendError(
-            f"FRR rejected the line {_redact(first, script)!r} (line {failed[0]} of the "
-            f"change){more}: {_redact(reasons, script)}",
-            hint="pe-plan renders for FRR 8.4: check the version with vtysh -c 'show version'",
-        )
+        return _Refusal(commands, script, result, failures)
 
     def snapshot(self) -> str:
         """The running config, to restore on rollback (holds secrets: never print it)."""
@@ -393,6 +403,49 @@ class ManagedFrr:
                     + shlex.join(self.start_command(self.daemons[0])).replace(" -d ", " "),
                 )
             time.sleep(0.05)
+
+
+class _Refusal:
+    """The lines vtysh reported as refused in one run, and why."""
+
+    def __init__(
+        self,
+        commands: Sequence[str],
+        script: str,
+        result: CommandResult,
+        failures: list[tuple[str, str]],
+    ) -> None:
+        self.commands = commands
+        self.script = script
+        self.failed = [int(number) for number, _ in failures]
+        self.first_reason = failures[0][1]
+        # The daemon's reason goes to stdout ("% Specify remote-as ..."); vtysh's own
+        # ("% Unknown command[25]: <line>") only to stderr.
+        self.reasons = [line for line in result.stdout.splitlines() if line.startswith("%")]
+
+    def lines(self) -> list[str]:
+        return [self.commands[number - 1] for number in self.failed]
+
+    def waits_for_zebra(self) -> bool:
+        """Every refused line removes a BGP instance, which bgpd keeps until zebra catches up."""
+        return (
+            bool(self.reasons)
+            and all(_BGP_REMOVAL_RE.fullmatch(line.strip()) for line in self.lines())
+            and all(any(known in why for known in _WAITING_FOR_ZEBRA) for why in self.reasons)
+        )
+
+    def error(self) -> BackendError:
+        script = self.script
+        first = self.commands[self.failed[0] - 1].strip()
+        reasons = " ".join(self.reasons)
+        reasons = reasons or re.sub(r"\[\d+\]", "", self.first_reason).partition(":")[0]
+        count = len(self.failed)
+        more = f" (and {count - 1} more lines)" if count > 1 else ""
+        return BackendError(
+            f"FRR rejected the line {_redact(first, script)!r} (line {self.failed[0]} of the "
+            f"change){more}: {_redact(reasons, script)}",
+            hint="pe-plan renders for FRR 8.4: check the version with vtysh -c 'show version'",
+        )
 
 
 def _redact(text: str, script: str) -> str:

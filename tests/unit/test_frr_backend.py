@@ -294,3 +294,61 @@ def test_start_hint_lists_the_exact_commands(tmp_path: Path) -> None:
     hint = managed(FakeHost(tmp_path)).start_hint
     assert hint.startswith("`pe-plan apply` starts it in managed mode; by hand: ip netns exec")
     assert hint.count("ip netns exec perouter") == 4
+
+
+WITH_L3VNI = """\
+frr version 8.4.4
+vrf red
+ vni 100
+exit-vrf
+!
+router bgp 64514
+ neighbor 192.168.11.2 remote-as 64512
+exit
+!
+router bgp 64514 vrf red
+ neighbor 192.169.10.2 remote-as 64515
+exit
+!
+end
+"""
+STILL_BOUND = ok(
+    stdout="% Please unconfigure l3vni 100\n"
+    "% Cannot delete default BGP instance. Dependent VRF instances exist\n",
+    stderr="line 1: Warning[4]: no router bgp 64514 vrf red\n"
+    "line 2: Warning[4]: no router bgp 64514\n",
+    returncode=4,
+)
+
+
+def test_bgp_instances_bgpd_keeps_until_zebra_catches_up_are_removed_again() -> None:
+    runner = ScriptedVtysh(STILL_BOUND, STILL_BOUND, ok())
+    vtysh = Vtysh(runner, pathspace="p", retry_delays=(0, 0, 0))
+    vtysh.apply(diff_frr(WITH_L3VNI, "frr version 8.4.4\n!\nend\n"))
+    scripts = [stdin for _, stdin in runner.calls]
+    assert scripts == [
+        "no router bgp 64514 vrf red\nno router bgp 64514\nvrf red\n no vni 100\nexit-vrf\n",
+        "no router bgp 64514 vrf red\nno router bgp 64514\n",
+        "no router bgp 64514 vrf red\nno router bgp 64514\n",
+    ]
+
+
+def test_a_bgp_instance_still_bound_after_the_last_attempt_is_an_error() -> None:
+    runner = ScriptedVtysh(STILL_BOUND, STILL_BOUND)
+    vtysh = Vtysh(runner, pathspace="p", retry_delays=(0,))
+    with pytest.raises(BackendError, match=r"'no router bgp 64514 vrf red' .*l3vni 100"):
+        vtysh.apply(diff_frr(WITH_L3VNI, "frr version 8.4.4\n!\nend\n"))
+    assert len(runner.calls) == 2
+
+
+def test_other_refusals_are_not_tried_again() -> None:
+    refused = ok(
+        stdout="% Please unconfigure l3vni 100\n% Unknown command: no vni 100\n",
+        stderr="line 1: Warning[4]: no router bgp 64514 vrf red\nline 4: % Unknown command\n",
+        returncode=4,
+    )
+    runner = ScriptedVtysh(refused)
+    vtysh = Vtysh(runner, pathspace="p", retry_delays=(0, 0))
+    with pytest.raises(BackendError, match=r"\(and 1 more lines\)"):
+        vtysh.apply(diff_frr(WITH_L3VNI, "frr version 8.4.4\n!\nend\n"))
+    assert len(runner.calls) == 1
