@@ -9,9 +9,10 @@ in the lab, see below). For each size and run, pe-plan's turn and iproute2's tur
 start from an empty host namespace, in alternating order, and never share the kernel with
 the other's objects:
 
-* pe-plan: ``apply`` from empty, then ``plan`` on the applied node (a no-op) alternated with
-  the baseline reads (``ip -j -d link show`` and ``ip -j address show`` in both namespaces)
-  and an in-process refresh (the backend's dump and observe), then the pure plan
+* pe-plan: ``apply`` from empty, then, once DAD is over and FRR has taken in the new VNIs
+  (:func:`bench.scenario.wait_until_frr_settles`), ``plan`` on the applied node (a no-op)
+  alternated with the baseline reads (``ip -j -d link show`` and ``ip -j address show`` in
+  both namespaces) and an in-process refresh (the backend's dump and observe), then the pure plan
   computation and the state file write and read in process, then ``destroy``;
 * iproute2: the same objects created and deleted with ``ip -batch``; then created once more
   with FRR started by hand and given the same config before the VXLANs, as pe-plan does.
@@ -224,6 +225,8 @@ class Bench:
         figures.objects = int(steps[1]) if steps else 0
 
         scenario.wait_for_dad(host, router)
+        settled = scenario.wait_until_frr_settles(router)
+        progress(f"{count} VNIs: FRR at rest after {settled:.0f} s; no-op plans")
         if "pe-plan" not in figures.built:
             figures.built["pe-plan"] = self.observe(host, router, frr=False)
         reads = scenario.ip_reads(host, router)
