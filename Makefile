@@ -45,7 +45,7 @@ lab: venv system-deps
 
 # Not part of `make test`: timings need a quiet machine. Root only (throwaway namespaces).
 bench: venv system-deps
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 schemas: venv
 	$(BIN)/python -m pe_plan.schema schemas
