@@ -15,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench.measure import sizes_option
+from bench.measure import add_run_options
 from tests.lab.guest import Guest, GuestRun, unavailable_reason
 
 TABLE_FILE = "bench.txt"
@@ -78,11 +78,7 @@ def failure(run: GuestRun) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
-    parser.add_argument(
-        "--sizes", type=sizes_option, default="10,100", help="numbers of VNIs, comma-separated"
-    )
-    parser.add_argument("--runs", type=int, default=3, help="runs per size (medians)")
-    parser.add_argument("--reads", type=int, default=5, help="no-op plans per run")
+    add_run_options(parser, "10,100")
     args = parser.parse_args(argv)
     return 0 if run_lab(args.sizes, args.runs, args.reads) else 1
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench import scenario
 from bench.lab import TABLE_FILE
-from bench.measure import sizes_option
+from bench.measure import add_run_options
 from bench.run import ROWS, Bench, Figures, machine, print_size
 
 ROWS_WITHOUT_TARGETS = {
@@ -35,11 +35,7 @@ NODE = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
-    parser.add_argument(
-        "--sizes", type=sizes_option, default="10,100", help="numbers of VNIs, comma-separated"
-    )
-    parser.add_argument("--runs", type=int, default=3, help="runs per size (medians)")
-    parser.add_argument("--reads", type=int, default=5, help="no-op plans per run")
+    add_run_options(parser, "10,100")
     args = parser.parse_args(argv)
     out = os.environ.get("LAB_OUT")
     table = Path(out) / TABLE_FILE if out else None

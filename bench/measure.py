@@ -10,6 +10,7 @@ gets the same environment.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import statistics
@@ -91,6 +92,15 @@ def growth(small: tuple[int, float], large: tuple[int, float]) -> float | None:
 def sizes_option(text: str) -> list[int]:
     """A ``--sizes`` option's value (numbers of VNIs, comma-separated), in increasing order."""
     return sorted({int(n) for n in text.split(",")})
+
+
+def add_run_options(parser: argparse.ArgumentParser, sizes: str) -> None:
+    """``--sizes``, ``--runs`` and ``--reads``, as every benchmark entry point takes them."""
+    parser.add_argument(
+        "--sizes", type=sizes_option, default=sizes, help="numbers of VNIs, comma-separated"
+    )
+    parser.add_argument("--runs", type=int, default=3, help="runs per size (medians)")
+    parser.add_argument("--reads", type=int, default=5, help="no-op plans per run")
 
 
 def seconds_text(seconds: float) -> str:

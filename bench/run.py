@@ -57,6 +57,7 @@ from bench import iproute2, lab, scenario
 from bench.measure import (
     ChildFailedError,
     Sample,
+    add_run_options,
     child_environment,
     growth,
     median,
@@ -444,12 +445,8 @@ def print_targets(startup_ratio: float, results: dict[int, Figures]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
-    parser.add_argument(
-        "--sizes", type=sizes_option, default="10,100,1000", help="numbers of VNIs, comma-separated"
-    )
+    add_run_options(parser, "10,100,1000")
     parser.add_argument("--with-4000", action="store_true", help="add 4000 VNIs (one run)")
-    parser.add_argument("--runs", type=int, default=3, help="runs per size (medians)")
-    parser.add_argument("--reads", type=int, default=5, help="no-op plans per run")
     parser.add_argument(
         "--lab-sizes",
         type=sizes_option,
