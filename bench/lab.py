@@ -59,12 +59,7 @@ def run_lab(sizes: Sequence[int], runs: int, reads: int) -> bool:
 
 def failure(run: GuestRun) -> str:
     """What went wrong in the guest, with the tails of the payload's output and its console."""
-    if run.timed_out:
-        what = f"the guest did not finish within {run.seconds:.0f} s and was killed"
-    elif run.status is None:
-        what = "the guest stopped before the benchmark reported an exit status"
-    else:
-        what = f"the benchmark exited {run.status} in the guest"
+    what = run.ending("the benchmark")
     return "\n".join(
         [
             f"  FAILED: {what}",

@@ -81,6 +81,14 @@ class GuestRun:
     files: dict[str, bytes] = field(default_factory=dict)
     kept_dir: Path | None = None
 
+    def ending(self, payload: str) -> str:
+        """How a run that did not report success ended; ``payload`` names what ran in it."""
+        if self.timed_out:
+            return f"the guest did not finish within {self.seconds:.0f} s and was killed"
+        if self.status is None:
+            return f"the guest stopped before {payload} reported an exit status"
+        return f"{payload} exited {self.status} in the guest"
+
 
 @dataclass(frozen=True)
 class Guest:

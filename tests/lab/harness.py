@@ -55,12 +55,9 @@ def run_scenario(
 
 
 def _no_report(run: GuestRun) -> str:
-    if run.timed_out:
-        what = f"the guest did not finish within {run.seconds:.0f} s and was killed"
-    elif run.status is None:
-        what = "the guest stopped before its payload reported an exit status"
-    else:
-        what = f"the scenario exited {run.status} without a report"
+    what = run.ending("the scenario")
+    if run.status is not None and not run.timed_out:
+        what += " without a report"
     commands = run.files.get(COMMAND_LOG, b"").decode(errors="replace").splitlines()[-20:]
     return "\n".join(
         [
