@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import tempfile
 from collections.abc import Sequence
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -48,12 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     emit(NODE)
     results: dict[int, Figures] = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="pebench-") as work,
-        scenario.throwaway_namespaces() as names,
-    ):
-        bench = Bench(names, Path(work), args.reads, scenario.VRF_NODE)
-        bench.warm_up()
+    with Bench.opened(args.reads, scenario.VRF_NODE) as bench:
         for size in args.sizes:
             results[size] = bench.size(size, args.runs)
             with redirect_stdout(io.StringIO()) as text:

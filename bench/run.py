@@ -48,7 +48,8 @@ import signal
 import sys
 import tempfile
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import NamedTuple
@@ -159,6 +160,18 @@ class Bench:
         self.node_file.write_text(node.node_file_text(names.pe_host, names.pe_router))
         self.env = child_environment(work / "pycache")
         self.logs = 0
+
+    @classmethod
+    @contextmanager
+    def opened(cls, reads: int, node: scenario.Node) -> Iterator[Bench]:
+        """A bench with its scratch directory and namespaces, warmed up; both go at the end."""
+        with (
+            tempfile.TemporaryDirectory(prefix="pebench-") as work,
+            scenario.throwaway_namespaces() as names,
+        ):
+            bench = cls(names, Path(work), reads, node)
+            bench.warm_up()
+            yield bench
 
     def child(self, *argv: str) -> tuple[Sample, str]:
         self.logs += 1
@@ -464,12 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     results: dict[int, Figures] = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="pebench-") as work,
-        scenario.throwaway_namespaces() as names,
-    ):
-        bench = Bench(names, Path(work), args.reads, scenario.L2_NODE)
-        bench.warm_up()
+    with Bench.opened(args.reads, scenario.L2_NODE) as bench:
         startup_ratio = print_startup(*bench.startup())
         for size in sizes:
             # 4000 VNIs take some ten minutes per run, most of it deleting links.
